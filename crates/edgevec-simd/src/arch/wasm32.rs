@@ -1,0 +1,1 @@
+//! wasm32 simd128 backend (being written).

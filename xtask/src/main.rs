@@ -1,0 +1,72 @@
+//! `cargo xtask <command>`: EdgeVec's project automation (a plain binary, no dependencies).
+//!
+//! Run `cargo xtask help` for the list of commands.
+
+mod aarch64;
+mod bench_simd;
+mod toolchain;
+mod util;
+mod wasm;
+
+use util::{Result, cargo, run};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+  test [--native-only]   every test: the workspace natively, again with EDGEVEC_SIMD=scalar,
+                         then edgevec-simd for wasm32+simd128 in Node and for aarch64 (NEON)
+                         under qemu (installs the cross toolchains when missing; root + apt)
+  wasm-setup             install the wasm32 toolchain (Debian Rust + std source, wasm-ld,
+                         wabt, wasm-bindgen-cli)
+  wasm-test              edgevec-simd tests for wasm32+simd128 in Node, and a check that the
+                         release .wasm really contains SIMD instructions
+  aarch64-test           edgevec-simd tests for aarch64-unknown-linux-gnu under qemu-user
+  bench-simd [--quick]   SIMD vs scalar ratio table (and simsimd, if it can be installed) for
+                         dims 128/384/768/1536; writes docs/bench/simd.md and simd.json
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("wasm-setup") => wasm::setup(),
+        Some("wasm-test") => wasm::test(),
+        Some("aarch64-test") => aarch64::test(),
+        Some("bench-simd") => bench_simd::run(&args[1..]),
+        None | Some("help" | "--help" | "-h") => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{HELP}").into()),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The one test command (README.md and .ci/run both call it).
+fn test(args: &[String]) -> Result {
+    let native_only = match args {
+        [] => false,
+        [flag] if flag == "--native-only" => true,
+        _ => {
+            return Err(format!(
+                "unexpected arguments {args:?}; usage: cargo xtask test [--native-only]"
+            )
+            .into());
+        }
+    };
+    run(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    eprintln!("xtask: the same suite again with the scalar kernels forced (EDGEVEC_SIMD=scalar)");
+    run(cargo()
+        .args(["test", "--workspace", "--all-targets"])
+        .env("EDGEVEC_SIMD", "scalar"))?;
+    if native_only {
+        return Ok(());
+    }
+    wasm::test()?;
+    aarch64::test()?;
+    Ok(())
+}
