@@ -138,7 +138,7 @@ fn main() {
         "  data: {N} x {DIM}-d f32 in {CLUSTERS} clusters (seed 42), {QUERIES} queries, top-{K}"
     );
 
-    let ok = [
+    let agreed: Vec<bool> = [
         ("l2_squared", l2_search as fn(&Kernels, &[f32], &[f32]) -> Run),
         ("cosine", cosine_search),
     ]
@@ -160,9 +160,9 @@ fn main() {
         }
         agree >= 0.999
     })
-    .fold(true, |acc, ok| acc && ok);
+    .collect();
 
-    if !ok {
+    if !agreed.iter().all(|ok| *ok) {
         eprintln!("error: the SIMD kernels and the scalar oracle disagree on the neighbours");
         std::process::exit(1);
     }
