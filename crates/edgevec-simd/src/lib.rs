@@ -411,6 +411,21 @@ fn shape_mismatch(query: usize, dim: usize, rows: usize, out: usize) -> ! {
     )
 }
 
+/// Asks the CPU to start loading the cache line that holds `value` (x86_64 `prefetcht0`; a
+/// no-op on other targets). It never faults and changes no result: only timing.
+#[inline(always)]
+pub fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86_64 baseline, and a prefetch has no architectural effect
+    // (it cannot fault, even on an invalid address); the pointer comes from a live reference.
+    unsafe {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// Cosine distance from a dot product and the two squared norms: `1 - dot / sqrt(na * nb)`,
 /// clamped to `[0, 2]`. Returns exactly `1.0` when either norm is zero (a zero vector has no
 /// direction; it is treated as orthogonal to everything, itself included).
