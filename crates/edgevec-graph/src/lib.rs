@@ -1,14 +1,231 @@
-//! The HNSW graph of EdgeVec (issue 4; this crate is a placeholder until then).
+//! The HNSW graph of EdgeVec: approximate nearest-neighbour search with soft delete, filters,
+//! compaction and parallel builds.
 //!
-//! This crate will own approximate nearest-neighbour search: an HNSW index (Malkov & Yashunin,
-//! 2018) with user-chosen `u64` ids mapped to dense `u32` slots, soft delete (tombstoned nodes keep
-//! routing but never appear in results), filtered search, compaction and concurrent readers. It
-//! reads vectors through a narrow `VectorStore` trait, so the same graph runs over f32 rows in
-//! RAM, quantized codes or memory-mapped rows.
+//! [`Hnsw`] is a hierarchical navigable small world graph (Malkov & Yashunin, 2018): each node
+//! gets a level drawn from a seeded RNG with `mL = 1/ln(M)`, a search descends greedily through
+//! the upper layers and runs a beam search of width `ef` on layer 0, and neighbour lists are
+//! chosen with the paper's diversity heuristic (its Algorithm 4). Users address vectors by their
+//! own `u64` ids; the graph maps them to dense `u32` slots.
 //!
-//! Architecture invariant: this crate knows nothing about files or formats; it depends only on
-//! `edgevec-simd` for distances.
+//! ```
+//! use edgevec_graph::{Hnsw, HnswParams, Metric};
+//!
+//! let mut index = Hnsw::new_f32(2, Metric::L2, HnswParams::default())?;
+//! index.insert(7, &[0.0, 0.0])?;
+//! index.insert(8, &[1.0, 0.0])?;
+//! index.insert(9, &[5.0, 5.0])?;
+//! index.delete(8);
+//! let hits = index.search(&[0.9, 0.1], 2)?;
+//! assert_eq!(hits.iter().map(|n| n.id).collect::<Vec<_>>(), [7, 9]); // 8 is deleted
+//! # Ok::<(), edgevec_graph::GraphError>(())
+//! ```
+//!
+//! # Distances
+//!
+//! Results are [`Neighbor`]s sorted ascending by distance (ties by id), with distances in the
+//! metric's own meaning:
+//!
+//! | [`Metric`] | distance | range |
+//! |---|---|---|
+//! | `L2` | squared Euclidean distance `Σ (a_i − b_i)²` | `[0, ∞)` |
+//! | `Cosine` | `1 − cos(a, b)`; vectors are normalized when stored, zero vectors are rejected | `[0, 2]` |
+//! | `Dot` | negated inner product `−⟨a, b⟩` (maximum inner product search) | any |
+//!
+//! # Deletes, filters, compaction
+//!
+//! [`Hnsw::delete`] is O(1): it marks a tombstone. Tombstoned nodes stay in the graph and keep
+//! routing searches, but never appear in results; a search keeps exploring until it has `k`
+//! live results or has run out of reachable nodes, so deletes never silently shrink a result
+//! list. [`Hnsw::search_filtered`] treats nodes that fail the predicate the same way.
+//! [`Hnsw::compact`] removes tombstones for real: it reconnects the neighbours of deleted nodes
+//! to each other (FreshDiskANN-style local repair with the same diversity heuristic), frees the
+//! slots and keeps every external id.
+//!
+//! # Reachability
+//!
+//! Every node is kept reachable from the entry point: each node has one *anchor* edge (from the
+//! node that first linked to it) that neighbour-list pruning never removes, and each entry point
+//! keeps an anchor edge to the previous one, so the anchor edges form a tree rooted at the first
+//! node, reached from the current entry point. Compaction rebuilds the anchors by a
+//! breadth-first walk and reconnects whatever the walk cannot reach.
+//!
+//! # Concurrency
+//!
+//! Searches take `&self` and run in parallel; [`Hnsw`] is `Send + Sync`.
+//! [`Hnsw::insert_batch`] links nodes on several threads (rayon) with a lock per neighbour list;
+//! with one thread and a fixed seed a build is deterministic.
+//!
+//! Architecture invariant: this crate knows nothing about files or formats. It reads vectors only
+//! through [`VectorStore`], and depends only on `edgevec-simd` for distances.
 #![forbid(unsafe_code)]
 
-/// The distance kernels the graph computes with.
-pub use edgevec_simd as simd;
+mod hnsw;
+mod links;
+mod scratch;
+mod store;
+
+pub use hnsw::{GraphStats, Hnsw};
+pub use store::{F32Store, VectorStore};
+
+/// The distances the graph (through its store) can compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Metric {
+    /// Squared Euclidean distance.
+    L2,
+    /// Cosine distance `1 − cos` over normalized vectors.
+    Cosine,
+    /// Negated inner product (maximum inner product search).
+    Dot,
+}
+
+impl Metric {
+    /// Lowercase name (`l2`, `cosine`, `dot`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Metric::L2 => "l2",
+            Metric::Cosine => "cosine",
+            Metric::Dot => "dot",
+        }
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Neighbor {
+    /// The user's id of the vector.
+    pub id: u64,
+    /// Distance from the query, in the metric's meaning (see the crate docs).
+    pub distance: f32,
+}
+
+/// Everything that can go wrong in the graph layer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// A vector or query has the wrong number of dimensions.
+    #[error("dimension mismatch: the index holds {expected}-dimensional vectors, got {found}")]
+    DimensionMismatch {
+        /// Dimensions of the index.
+        expected: usize,
+        /// Dimensions of the rejected vector.
+        found: usize,
+    },
+    /// A vector or query contains NaN or an infinity.
+    #[error("value at position {position} is {value}; vectors must contain only finite numbers")]
+    NonFinite {
+        /// Index of the first offending component.
+        position: usize,
+        /// The offending value.
+        value: f32,
+    },
+    /// A zero vector under the cosine metric (it has no direction).
+    #[error("zero vector: the cosine metric needs a vector with a non-zero norm")]
+    ZeroVector,
+    /// `insert` of an id that is already present (use `upsert` to replace it).
+    #[error("id {0} is already in the index; use upsert to replace its vector")]
+    DuplicateId(u64),
+    /// `k` was zero.
+    #[error("k must be at least 1")]
+    ZeroK,
+    /// A parameter is out of range.
+    #[error("invalid parameter {name} = {value}: {reason}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// The rejected value.
+        value: usize,
+        /// What is allowed.
+        reason: &'static str,
+    },
+    /// A batch's ids and vectors do not line up.
+    #[error("batch shape mismatch: {ids} ids but {values} values for {dim}-dimensional vectors")]
+    BatchShape {
+        /// Number of ids.
+        ids: usize,
+        /// Number of f32 values.
+        values: usize,
+        /// Dimensions of the index.
+        dim: usize,
+    },
+    /// A row of a batch was rejected; nothing of the batch was inserted.
+    #[error("batch row {index}: {source}")]
+    BatchItem {
+        /// Position of the rejected row in the batch.
+        index: usize,
+        /// Why it was rejected.
+        source: Box<GraphError>,
+    },
+    /// The index already holds the maximum number of slots (2³² − 1).
+    #[error(
+        "the index is full: at most 4,294,967,294 vectors (including deleted ones not yet compacted)"
+    )]
+    CapacityExceeded,
+}
+
+/// Build and search parameters of an HNSW graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HnswParams {
+    /// Neighbours per node on the upper layers (`M`); layer 0 keeps `2·M`. 2..=128.
+    pub m: usize,
+    /// Beam width while inserting (`ef_construction`). At least 1.
+    pub ef_construction: usize,
+    /// Default beam width for searches (`ef`; raised to `k` when smaller). At least 1.
+    pub ef_search: usize,
+    /// Seed of the level generator: the same seed and insertion order give the same graph.
+    pub seed: u64,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        Self {
+            m: 16,
+            ef_construction: 200,
+            ef_search: 64,
+            seed: 0x5EED,
+        }
+    }
+}
+
+impl HnswParams {
+    /// Checks the ranges documented on the fields.
+    pub fn validate(&self) -> Result<(), GraphError> {
+        let bad = |name, value, reason| {
+            Err(GraphError::InvalidParameter {
+                name,
+                value,
+                reason,
+            })
+        };
+        if !(2..=128).contains(&self.m) {
+            return bad("m", self.m, "must be between 2 and 128");
+        }
+        if self.ef_construction == 0 {
+            return bad("ef_construction", 0, "must be at least 1");
+        }
+        if self.ef_search == 0 {
+            return bad("ef_search", 0, "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Checks a vector's length and values.
+pub(crate) fn check_vector(v: &[f32], dim: usize) -> Result<(), GraphError> {
+    if v.len() != dim {
+        return Err(GraphError::DimensionMismatch {
+            expected: dim,
+            found: v.len(),
+        });
+    }
+    if let Some((position, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        return Err(GraphError::NonFinite { position, value });
+    }
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! Recall / QPS / build-time measurement of the HNSW graph alone (no quantization, no files).
+//!
+//! ```text
+//! # synthetic clustered data (no download): N vectors of D dims, 1,000 queries, exact truth
+//! cargo run --release -p edgevec-graph --example ann -- --synthetic 100000x128 --metric l2
+//! # real data in .fvecs with .ivecs ground truth (e.g. shared/data/make_glove.sh output)
+//! cargo run --release -p edgevec-graph --example ann -- --base glove50_base.fvecs \
+//!     --queries glove50_query.fvecs --truth glove50_gt100.ivecs --metric cosine
+//! ```
+//!
+//! Options: `--m 16 --ef-construction 200 --threads 1 --ef 16,32,64,128,256 --k 10 --seed 7`.
+//! Search is timed single-threaded over all queries, one query at a time; build time covers
+//! `insert_batch` only. Prints a markdown table and one JSON line per ef.
+
+use std::time::Instant;
+
+use edgevec_graph::{Hnsw, HnswParams, Metric};
+use edgevec_testdata::{Distance, embeddings, exact_knn, read_fvecs, read_ivecs};
+
+struct Args {
+    base: Option<String>,
+    queries: Option<String>,
+    truth: Option<String>,
+    synthetic: Option<(usize, usize)>,
+    metric: Metric,
+    m: usize,
+    ef_construction: usize,
+    threads: usize,
+    efs: Vec<usize>,
+    k: usize,
+    seed: u64,
+    n_queries: usize,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        base: None,
+        queries: None,
+        truth: None,
+        synthetic: None,
+        metric: Metric::L2,
+        m: 16,
+        ef_construction: 200,
+        threads: 1,
+        efs: vec![16, 32, 64, 128, 256],
+        k: 10,
+        seed: 7,
+        n_queries: 1000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().ok_or(format!("{flag} needs a value"));
+        let num = |s: String| s.parse::<usize>().map_err(|e| format!("{s}: {e}"));
+        match flag.as_str() {
+            "--base" => a.base = Some(val()?),
+            "--queries" => a.queries = Some(val()?),
+            "--truth" => a.truth = Some(val()?),
+            "--synthetic" => {
+                let v = val()?;
+                let (n, d) = v.split_once('x').ok_or("--synthetic NxD")?;
+                a.synthetic = Some((num(n.into())?, num(d.into())?));
+            }
+            "--metric" => {
+                a.metric = match val()?.as_str() {
+                    "l2" => Metric::L2,
+                    "cosine" => Metric::Cosine,
+                    "dot" => Metric::Dot,
+                    other => return Err(format!("unknown metric {other}")),
+                }
+            }
+            "--m" => a.m = num(val()?)?,
+            "--ef-construction" => a.ef_construction = num(val()?)?,
+            "--threads" => a.threads = num(val()?)?,
+            "--k" => a.k = num(val()?)?,
+            "--seed" => a.seed = num(val()?)? as u64,
+            "--n-queries" => a.n_queries = num(val()?)?,
+            "--ef" => {
+                a.efs = val()?
+                    .split(',')
+                    .map(|s| num(s.into()))
+                    .collect::<Result<_, _>>()?
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn distance(metric: Metric) -> Distance {
+    match metric {
+        Metric::L2 => Distance::L2,
+        Metric::Cosine => Distance::Cosine,
+        _ => Distance::Dot,
+    }
+}
+
+fn main() {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let k = args.k;
+    let (base, queries, dim, truth, name) = if let Some((n, d)) = args.synthetic {
+        // Queries are extra rows from the same clusters as the base.
+        let mut base = embeddings(args.seed, n + args.n_queries, d);
+        let queries = base.split_off(n * d);
+        eprintln!(
+            "computing exact ground truth for {} queries...",
+            args.n_queries
+        );
+        let truth = exact_knn(distance(args.metric), &base, &queries, d, k, |_| true);
+        (
+            base,
+            queries,
+            d,
+            truth,
+            format!("synthetic embeddings {n}x{d}"),
+        )
+    } else {
+        let load = || -> Result<_, String> {
+            let path =
+                |p: &Option<String>, what: &str| p.clone().ok_or(format!("--{what} is required"));
+            let err = |e: std::io::Error| e.to_string();
+            let (base, d) = read_fvecs(path(&args.base, "base")?).map_err(err)?;
+            let (queries, dq) = read_fvecs(path(&args.queries, "queries")?).map_err(err)?;
+            if d != dq {
+                return Err(format!("base has {d} dims, queries {dq}"));
+            }
+            let (t, tk) = read_ivecs(path(&args.truth, "truth")?).map_err(err)?;
+            if tk < k {
+                return Err(format!("truth has {tk} neighbours per query, need {k}"));
+            }
+            let truth: Vec<Vec<u32>> = t.chunks_exact(tk).map(|r| r[..k].to_vec()).collect();
+            Ok((base, queries, d, truth))
+        };
+        match load() {
+            Ok((b, q, d, t)) => (b, q, d, t, args.base.clone().unwrap_or_default()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        }
+    };
+    let n = base.len() / dim;
+    let params = HnswParams {
+        m: args.m,
+        ef_construction: args.ef_construction,
+        ef_search: 64,
+        seed: args.seed,
+    };
+    let mut h = Hnsw::new_f32(dim, args.metric, params).expect("valid parameters");
+    let ids: Vec<u64> = (0..n as u64).collect();
+    let t = Instant::now();
+    h.insert_batch(&ids, &base, args.threads)
+        .expect("valid data");
+    let build = t.elapsed().as_secs_f64();
+    let st = h.stats();
+    println!(
+        "# {name}, {} metric, M={}, ef_construction={}, {} build thread(s), SIMD {}",
+        args.metric,
+        args.m,
+        args.ef_construction,
+        args.threads,
+        edgevec_simd::backend()
+    );
+    println!(
+        "build: {build:.2} s ({:.0} vectors/s); graph {:.1} MB, vectors {:.1} MB, max level {}, unanchored {}",
+        n as f64 / build,
+        st.graph_bytes as f64 / 1e6,
+        st.vector_bytes as f64 / 1e6,
+        st.max_level,
+        st.unanchored
+    );
+    println!("\n| ef | recall@{k} | QPS (1 thread) | mean latency us |\n|---:|---:|---:|---:|");
+    let nq = queries.len() / dim;
+    for &ef in &args.efs {
+        let t = Instant::now();
+        let results: Vec<Vec<u64>> = queries
+            .chunks_exact(dim)
+            .map(|q| {
+                h.search_with(q, k, ef, None)
+                    .expect("valid query")
+                    .into_iter()
+                    .map(|n| n.id)
+                    .collect()
+            })
+            .collect();
+        let secs = t.elapsed().as_secs_f64();
+        let recall = edgevec_testdata::recall(&results, &truth);
+        println!(
+            "| {ef} | {recall:.4} | {:.0} | {:.1} |",
+            nq as f64 / secs,
+            secs / nq as f64 * 1e6
+        );
+        eprintln!(
+            "{{\"data\":\"{name}\",\"ef\":{ef},\"recall\":{recall:.5},\"qps\":{:.1},\"build_seconds\":{build:.3}}}",
+            nq as f64 / secs
+        );
+    }
+}

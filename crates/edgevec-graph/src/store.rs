@@ -1,0 +1,192 @@
+//! How the graph reads vectors: the [`VectorStore`] trait, and [`F32Store`], rows of f32 in RAM.
+//!
+//! The graph never touches vector bytes itself. It asks a store for the distance from a
+//! prepared query to a node, or between two nodes, so the same graph code runs over f32 rows,
+//! quantized codes or rows mapped from a file.
+
+use edgevec_simd::{Backend, Kernels};
+
+use crate::{GraphError, Metric};
+
+/// Vector storage addressed by dense `u32` slots, as the graph sees it.
+///
+/// Slots are assigned by [`VectorStore::push`] in order (`0, 1, 2, …`). Vectors handed to a store
+/// have already been checked by the graph for dimension and finiteness; a store may reject more
+/// (for example a zero vector under the cosine metric).
+///
+/// Distances must be "smaller is closer" and never NaN for finite input.
+pub trait VectorStore: Send + Sync {
+    /// A query prepared for repeated distance computations (normalized, quantized, …).
+    type Query: Send + Sync;
+
+    /// Number of dimensions of every vector.
+    fn dim(&self) -> usize;
+    /// The metric distances are computed in.
+    fn metric(&self) -> Metric;
+    /// Number of slots.
+    fn len(&self) -> usize;
+    /// Whether the store holds no slots.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Reserves room for `additional` more vectors (a hint; the default does nothing).
+    fn reserve(&mut self, _additional: usize) {}
+    /// Appends a vector and returns its slot.
+    fn push(&mut self, vector: &[f32]) -> Result<u32, GraphError>;
+    /// Prepares a query vector (already checked for dimension and finiteness).
+    fn prepare(&self, query: &[f32]) -> Result<Self::Query, GraphError>;
+    /// The stored vector of `slot` as a prepared query (used while linking a new node).
+    fn node_query(&self, slot: u32) -> Self::Query;
+    /// Distance from a prepared query to the vector in `slot`.
+    fn distance(&self, query: &Self::Query, slot: u32) -> f32;
+    /// Distance between the vectors in two slots.
+    fn distance_between(&self, a: u32, b: u32) -> f32;
+    /// Keeps only the listed slots: new slot `i` holds what old slot `keep[i]` held. `keep` is
+    /// strictly increasing.
+    fn retain(&mut self, keep: &[u32]);
+    /// Hints that `slot` will be read soon (a cache prefetch); the default does nothing.
+    fn prefetch(&self, _slot: u32) {}
+    /// Bytes of memory the store holds (vectors and parameters).
+    fn memory_bytes(&self) -> usize;
+}
+
+/// f32 rows in one contiguous allocation.
+///
+/// Under [`Metric::Cosine`] rows and queries are normalized on the way in (a zero vector is
+/// rejected with [`GraphError::ZeroVector`]) and the distance is `1 − ⟨a, b⟩`. Under
+/// [`Metric::L2`] it is the squared Euclidean distance, under [`Metric::Dot`] the negated inner
+/// product `−⟨a, b⟩`.
+#[derive(Debug, Clone)]
+pub struct F32Store {
+    dim: usize,
+    metric: Metric,
+    data: Vec<f32>,
+    kernels: &'static Kernels,
+}
+
+impl F32Store {
+    /// An empty store for `dim`-dimensional vectors.
+    pub fn new(dim: usize, metric: Metric) -> Result<Self, GraphError> {
+        if dim == 0 {
+            return Err(GraphError::InvalidParameter {
+                name: "dimensions",
+                value: 0,
+                reason: "must be at least 1",
+            });
+        }
+        Ok(Self {
+            dim,
+            metric,
+            data: Vec::new(),
+            kernels: Kernels::active(),
+        })
+    }
+
+    /// Pins the distance kernels to one SIMD backend (benchmarks and tests); `None` when this
+    /// machine cannot run it.
+    pub fn with_backend(mut self, backend: Backend) -> Option<Self> {
+        self.kernels = Kernels::for_backend(backend)?;
+        Some(self)
+    }
+
+    /// The stored row of `slot` (normalized under the cosine metric). Panics if out of range.
+    pub fn row(&self, slot: u32) -> &[f32] {
+        let start = slot as usize * self.dim;
+        &self.data[start..start + self.dim]
+    }
+
+    fn prepared(&self, v: &[f32]) -> Result<Vec<f32>, GraphError> {
+        let mut v = v.to_vec();
+        if self.metric == Metric::Cosine {
+            let norm = f64::from(self.kernels.norm_squared(&v)).sqrt();
+            if norm == 0.0 || !norm.is_finite() {
+                return Err(GraphError::ZeroVector);
+            }
+            let inv = (1.0 / norm) as f32;
+            v.iter_mut().for_each(|x| *x *= inv);
+        }
+        Ok(v)
+    }
+
+    #[inline]
+    fn dist(&self, a: &[f32], b: &[f32]) -> f32 {
+        match self.metric {
+            Metric::L2 => self.kernels.l2_squared(a, b),
+            // Both sides are unit vectors: 1 - cos, clamped against rounding below zero.
+            Metric::Cosine => (1.0 - self.kernels.dot(a, b)).max(0.0),
+            Metric::Dot => -self.kernels.dot(a, b),
+        }
+    }
+}
+
+impl VectorStore for F32Store {
+    type Query = Vec<f32>;
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn len(&self) -> usize {
+        self.data.len() / self.dim
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.data.reserve(additional.saturating_mul(self.dim));
+    }
+
+    fn push(&mut self, vector: &[f32]) -> Result<u32, GraphError> {
+        let slot = u32::try_from(self.len())
+            .ok()
+            .filter(|s| *s < u32::MAX)
+            .ok_or(GraphError::CapacityExceeded)?;
+        let row = self.prepared(vector)?;
+        self.data.extend_from_slice(&row);
+        Ok(slot)
+    }
+
+    fn prepare(&self, query: &[f32]) -> Result<Vec<f32>, GraphError> {
+        self.prepared(query)
+    }
+
+    fn node_query(&self, slot: u32) -> Vec<f32> {
+        self.row(slot).to_vec()
+    }
+
+    #[inline]
+    fn distance(&self, query: &Vec<f32>, slot: u32) -> f32 {
+        self.dist(query, self.row(slot))
+    }
+
+    #[inline]
+    fn distance_between(&self, a: u32, b: u32) -> f32 {
+        self.dist(self.row(a), self.row(b))
+    }
+
+    fn retain(&mut self, keep: &[u32]) {
+        let dim = self.dim;
+        for (new, &old) in keep.iter().enumerate() {
+            let old = old as usize;
+            if old != new {
+                self.data.copy_within(old * dim..(old + 1) * dim, new * dim);
+            }
+        }
+        self.data.truncate(keep.len() * dim);
+        self.data.shrink_to_fit();
+    }
+
+    #[inline]
+    fn prefetch(&self, slot: u32) {
+        let start = slot as usize * self.dim;
+        if let Some(x) = self.data.get(start) {
+            edgevec_simd::prefetch(x);
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.data.capacity() * std::mem::size_of::<f32>() + std::mem::size_of::<Self>()
+    }
+}

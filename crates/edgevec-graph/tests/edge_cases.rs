@@ -1,0 +1,231 @@
+//! Bad input gets typed errors; corner cases of deletes and ids behave.
+
+use edgevec_graph::{F32Store, GraphError, Hnsw, HnswParams, Metric, VectorStore};
+
+fn index(dim: usize, metric: Metric) -> Hnsw {
+    Hnsw::new_f32(dim, metric, HnswParams::default()).unwrap()
+}
+
+#[test]
+fn empty_index_k_zero_and_k_above_len() {
+    let mut h = index(3, Metric::L2);
+    assert_eq!(h.search(&[0.0, 0.0, 0.0], 5).unwrap(), vec![]);
+    assert_eq!(h.search(&[0.0, 0.0, 0.0], 0), Err(GraphError::ZeroK));
+    h.insert(1, &[1.0, 0.0, 0.0]).unwrap();
+    h.insert(2, &[0.0, 1.0, 0.0]).unwrap();
+    assert_eq!(h.search(&[1.0, 0.0, 0.0], 0), Err(GraphError::ZeroK));
+    let hits = h.search(&[1.0, 0.0, 0.0], 10).unwrap();
+    assert_eq!(hits.len(), 2);
+    assert_eq!((hits[0].id, hits[0].distance), (1, 0.0));
+    assert_eq!((hits[1].id, hits[1].distance), (2, 2.0));
+}
+
+#[test]
+fn wrong_dimensions_and_non_finite_values_are_rejected_everywhere() {
+    let mut h = index(3, Metric::L2);
+    let dim = GraphError::DimensionMismatch {
+        expected: 3,
+        found: 2,
+    };
+    assert_eq!(h.insert(1, &[1.0, 2.0]), Err(dim.clone()));
+    assert_eq!(h.upsert(1, &[1.0, 2.0]), Err(dim.clone()));
+    assert_eq!(h.search(&[1.0, 2.0], 1), Err(dim));
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let e = h.insert(1, &[0.0, bad, 0.0]).unwrap_err();
+        assert!(
+            matches!(e, GraphError::NonFinite { position: 1, .. }),
+            "{e}"
+        );
+        assert!(h.search(&[bad, 0.0, 0.0], 1).is_err());
+    }
+    assert!(h.is_empty());
+    assert_eq!(h.stats().slots, 0, "rejected vectors must not take a slot");
+    // Messages say what to do.
+    let msg = GraphError::DuplicateId(9).to_string();
+    assert!(msg.contains("upsert"), "{msg}");
+}
+
+#[test]
+fn cosine_rejects_zero_vectors_and_stores_normalized() {
+    let mut h = index(2, Metric::Cosine);
+    assert_eq!(h.insert(1, &[0.0, 0.0]), Err(GraphError::ZeroVector));
+    assert_eq!(h.search(&[0.0, 0.0], 1), Err(GraphError::ZeroVector));
+    h.insert(1, &[3.0, 4.0]).unwrap();
+    h.insert(2, &[-4.0, 3.0]).unwrap();
+    let hits = h.search(&[6.0, 8.0], 2).unwrap();
+    assert_eq!(hits[0].id, 1);
+    assert!(hits[0].distance.abs() < 1e-6);
+    assert!((hits[1].distance - 1.0).abs() < 1e-6);
+    assert_eq!(h.store().row(0), &[0.6, 0.8]);
+}
+
+#[test]
+fn dot_metric_distance_is_the_negated_inner_product() {
+    let mut h = index(2, Metric::Dot);
+    h.insert(1, &[1.0, 0.0]).unwrap();
+    h.insert(2, &[3.0, 0.0]).unwrap();
+    let hits = h.search(&[2.0, 1.0], 2).unwrap();
+    assert_eq!((hits[0].id, hits[0].distance), (2, -6.0));
+    assert_eq!((hits[1].id, hits[1].distance), (1, -2.0));
+}
+
+#[test]
+fn duplicate_ids_and_upsert() {
+    let mut h = index(2, Metric::L2);
+    h.insert(5, &[0.0, 0.0]).unwrap();
+    assert_eq!(h.insert(5, &[1.0, 1.0]), Err(GraphError::DuplicateId(5)));
+    assert_eq!(h.upsert(5, &[10.0, 10.0]), Ok(true));
+    assert_eq!(h.upsert(6, &[0.0, 0.0]), Ok(false));
+    assert_eq!(h.len(), 2);
+    assert_eq!(h.deleted_len(), 1);
+    let hits = h.search(&[10.0, 10.0], 2).unwrap();
+    assert_eq!((hits[0].id, hits[0].distance), (5, 0.0));
+    assert_eq!(hits[1].id, 6);
+}
+
+#[test]
+fn deleting_the_entry_point_everything_and_reinserting() {
+    let mut h = index(2, Metric::L2);
+    for i in 0..200u64 {
+        h.insert(i, &[i as f32, (i % 7) as f32]).unwrap();
+    }
+    // The first node is the root of the anchor tree; the entry point is the highest node.
+    // Delete the first half (which includes early entry points), then check searches.
+    for i in 0..100u64 {
+        assert!(h.delete(i));
+        assert!(!h.delete(i), "second delete of {i}");
+    }
+    assert!(!h.delete(1_000));
+    let hits = h.search(&[0.0, 0.0], 10).unwrap();
+    assert_eq!(hits.len(), 10);
+    assert!(hits.iter().all(|n| n.id >= 100));
+    for i in 100..200u64 {
+        h.delete(i);
+    }
+    assert!(h.is_empty());
+    assert_eq!(h.search(&[0.0, 0.0], 10).unwrap(), vec![]);
+    // Re-insert a deleted id: a new vector under the old id.
+    h.insert(3, &[50.0, 50.0]).unwrap();
+    let hits = h.search(&[0.0, 0.0], 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, 3);
+    assert_eq!(h.compact(), 200);
+    assert_eq!(h.stats().slots, 1);
+    assert_eq!(h.search(&[0.0, 0.0], 3).unwrap()[0].id, 3);
+    // Compacting an index whose every vector is deleted leaves an empty, usable index.
+    h.delete(3);
+    assert_eq!(h.compact(), 1);
+    assert_eq!(h.stats().slots, 0);
+    h.insert(4, &[1.0, 1.0]).unwrap();
+    assert_eq!(h.search(&[0.0, 0.0], 1).unwrap()[0].id, 4);
+}
+
+#[test]
+fn batches_are_all_or_nothing() {
+    let mut h = index(2, Metric::Cosine);
+    h.insert(1, &[1.0, 0.0]).unwrap();
+    let before = h.stats().slots;
+    // Shape.
+    assert!(matches!(
+        h.insert_batch(&[2, 3], &[1.0, 2.0, 3.0], 1),
+        Err(GraphError::BatchShape { .. })
+    ));
+    // Duplicate against the index, duplicate inside the batch, NaN, zero vector (the last one
+    // is only found by the store, after earlier rows were added: they must be rolled back).
+    let cases: [(&[u64], &[f32], usize); 4] = [
+        (&[2, 1], &[1.0, 1.0, 2.0, 2.0], 1),
+        (&[2, 2], &[1.0, 1.0, 2.0, 2.0], 1),
+        (&[2, 3], &[1.0, 1.0, f32::NAN, 2.0], 1),
+        (&[2, 3, 4], &[1.0, 1.0, 2.0, 2.0, 0.0, 0.0], 2),
+    ];
+    for (ids, rows, bad) in cases {
+        let e = h.insert_batch(ids, rows, 2).unwrap_err();
+        assert!(
+            matches!(e, GraphError::BatchItem { index, .. } if index == bad),
+            "{e}"
+        );
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.stats().slots, before);
+        assert!(!h.contains(2));
+    }
+    h.insert_batch(&[2, 3], &[0.0, 1.0, 1.0, 1.0], 2).unwrap();
+    assert_eq!(h.len(), 3);
+    assert!(h.unreachable_ids().is_empty());
+}
+
+#[test]
+fn invalid_parameters_are_rejected() {
+    let bad = |p: HnswParams| Hnsw::new_f32(4, Metric::L2, p).unwrap_err();
+    let d = HnswParams::default();
+    assert!(matches!(
+        bad(HnswParams { m: 1, ..d }),
+        GraphError::InvalidParameter { name: "m", .. }
+    ));
+    assert!(matches!(
+        bad(HnswParams { m: 129, ..d }),
+        GraphError::InvalidParameter { name: "m", .. }
+    ));
+    assert!(matches!(
+        bad(HnswParams {
+            ef_construction: 0,
+            ..d
+        }),
+        GraphError::InvalidParameter {
+            name: "ef_construction",
+            ..
+        }
+    ));
+    assert!(matches!(
+        Hnsw::new_f32(0, Metric::L2, d).unwrap_err(),
+        GraphError::InvalidParameter {
+            name: "dimensions",
+            ..
+        }
+    ));
+    let mut store = F32Store::new(2, Metric::L2).unwrap();
+    store.push(&[1.0, 2.0]).unwrap();
+    assert!(
+        Hnsw::new(store, d).is_err(),
+        "a new index needs an empty store"
+    );
+    let mut h = Hnsw::new_f32(4, Metric::L2, d).unwrap();
+    assert!(h.set_ef_search(0).is_err());
+    h.set_ef_search(300).unwrap();
+    assert_eq!(h.params().ef_search, 300);
+}
+
+#[test]
+fn filters_route_through_non_matching_nodes() {
+    let mut h = index(1, Metric::L2);
+    for i in 0..500u64 {
+        h.insert(i, &[i as f32]).unwrap();
+    }
+    let even_above_400 = |id: u64| id.is_multiple_of(2) && id > 400;
+    let hits = h.search_filtered(&[0.0], 5, &even_above_400).unwrap();
+    assert_eq!(
+        hits.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [402, 404, 406, 408, 410]
+    );
+    let none = h.search_filtered(&[0.0], 5, &|_| false).unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn index_is_send_and_sync_and_searches_in_parallel() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Hnsw>();
+    let mut h = index(4, Metric::L2);
+    let rows: Vec<f32> = (0..4000).map(|i| (i as f32 * 0.37).sin()).collect();
+    let ids: Vec<u64> = (0..1000).collect();
+    h.insert_batch(&ids, &rows, 2).unwrap();
+    let expected = h.search(&rows[..4], 5).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    assert_eq!(h.search(&rows[..4], 5).unwrap(), expected);
+                }
+            });
+        }
+    });
+}
