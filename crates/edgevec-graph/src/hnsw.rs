@@ -365,7 +365,7 @@ impl<S: VectorStore> Hnsw<S> {
             };
             let found = self.search_layer(&q, &[cur], ef, 0, s, accept);
             let mut hits: Vec<Neighbor> = found
-                .into_iter()
+                .iter()
                 .map(|c| Neighbor {
                     id: self.ids[c.slot as usize],
                     distance: c.dist,
@@ -520,10 +520,10 @@ impl<S: VectorStore> Hnsw<S> {
             cur = self.greedy(&query, cur, l, s);
         }
         let mut eps = vec![cur];
-        let mut layer0 = Vec::new();
         for l in (0..=level.min(top)).rev() {
-            let found =
-                self.search_layer(&query, &eps, self.params.ef_construction, l, s, |x| x != q);
+            let found = self
+                .search_layer(&query, &eps, self.params.ef_construction, l, s, |x| x != q)
+                .to_vec();
             let chosen = self.select(&found, self.params.m, l, None);
             {
                 let _g = self.links.lock(q);
@@ -531,9 +531,6 @@ impl<S: VectorStore> Hnsw<S> {
             }
             for &n in &chosen {
                 self.add_backlink(n, q, l);
-            }
-            if l == 0 {
-                layer0 = found.clone();
             }
             eps = found;
         }
@@ -548,7 +545,8 @@ impl<S: VectorStore> Hnsw<S> {
             self.links.set_chain(q, ep);
         }
         if self.links.anchor(q) == NONE {
-            self.anchor_among(q, &layer0);
+            // `eps` now holds the layer-0 search result: q's nearest nodes.
+            self.anchor_among(q, &eps);
         }
         if guard.is_some() && level > top {
             self.entry.store(pack(q, level), Release);
@@ -661,14 +659,16 @@ impl<S: VectorStore> Hnsw<S> {
         for l in (1..=top).rev() {
             cur = self.greedy(&query, cur, l, s);
         }
-        let found = self.search_layer(&query, &[cur], self.params.ef_construction, 0, s, |x| {
-            x != q && self.is_anchored(x)
-        });
+        let found = self
+            .search_layer(&query, &[cur], self.params.ef_construction, 0, s, |x| {
+                x != q && self.is_anchored(x)
+            })
+            .to_vec();
         self.anchor_among(q, &found)
     }
 
     /// Greedy walk on an upper layer: move to the nearest neighbour while it improves.
-    fn greedy(&self, q: &S::Query, mut cur: Cand, level: usize, s: &mut Scratch) -> Cand {
+    fn greedy(&self, q: &S::Query<'_>, mut cur: Cand, level: usize, s: &mut Scratch) -> Cand {
         loop {
             let mut improved = false;
             self.links.read_into(cur.slot, level, &mut s.neighbors);
@@ -687,15 +687,15 @@ impl<S: VectorStore> Hnsw<S> {
 
     /// Beam search on one layer. Every reachable node may be expanded; only nodes for which
     /// `accept` holds enter the results. Returns up to `ef` accepted nodes, nearest first.
-    fn search_layer(
+    fn search_layer<'s>(
         &self,
-        q: &S::Query,
+        q: &S::Query<'_>,
         entries: &[Cand],
         ef: usize,
         level: usize,
-        s: &mut Scratch,
+        s: &'s mut Scratch,
         accept: impl Fn(u32) -> bool,
-    ) -> Vec<Cand> {
+    ) -> &'s [Cand] {
         s.visited.reset(self.links.len());
         s.candidates.clear();
         s.results.clear();
@@ -746,9 +746,10 @@ impl<S: VectorStore> Hnsw<S> {
             }
         }
         s.neighbors = nbrs;
-        let mut out: Vec<Cand> = s.results.drain().collect();
-        out.sort_unstable();
-        out
+        s.found.clear();
+        s.found.extend(s.results.drain());
+        s.found.sort_unstable();
+        &s.found
     }
 
     /// Slots reachable from `starts` over layer-0 edges.
@@ -911,9 +912,9 @@ impl<S: VectorStore> Hnsw<S> {
         for l in (1..=top).rev() {
             cur = self.greedy(&query, cur, l, s);
         }
-        let found = self.search_layer(&query, &[cur], self.params.ef_construction, 0, s, |x| {
-            x != u
-        });
+        let found = self
+            .search_layer(&query, &[cur], self.params.ef_construction, 0, s, |x| x != u)
+            .to_vec();
         let chosen = self.select(&found, self.params.m, 0, None);
         self.links.write(u, 0, &chosen);
     }

@@ -73,6 +73,8 @@ pub(crate) struct Scratch {
     pub(crate) results: BinaryHeap<Cand>,
     /// A neighbour list copied out of the graph.
     pub(crate) neighbors: Vec<u32>,
+    /// The result of the last layer search, nearest first.
+    pub(crate) found: Vec<Cand>,
 }
 
 /// A pool of [`Scratch`]es so that concurrent searches do not allocate.
@@ -106,7 +108,7 @@ impl ScratchPool {
             v.iter()
                 .map(|s| {
                     s.visited.marks.capacity() * 4
-                        + (s.candidates.capacity() + s.results.capacity()) * 8
+                        + (s.candidates.capacity() + s.results.capacity() + s.found.capacity()) * 8
                         + s.neighbors.capacity() * 4
                 })
                 .sum()

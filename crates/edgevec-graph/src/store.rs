@@ -4,6 +4,8 @@
 //! prepared query to a node, or between two nodes, so the same graph code runs over f32 rows,
 //! quantized codes or rows mapped from a file.
 
+use std::borrow::Cow;
+
 use edgevec_simd::{Backend, Kernels};
 
 use crate::{GraphError, Metric};
@@ -16,8 +18,11 @@ use crate::{GraphError, Metric};
 ///
 /// Distances must be "smaller is closer" and never NaN for finite input.
 pub trait VectorStore: Send + Sync {
-    /// A query prepared for repeated distance computations (normalized, quantized, …).
-    type Query: Send + Sync;
+    /// A query prepared for repeated distance computations (normalized, quantized, …). It may
+    /// borrow from the store or from the caller's query, so preparing need not allocate.
+    type Query<'a>: Send + Sync
+    where
+        Self: 'a;
 
     /// Number of dimensions of every vector.
     fn dim(&self) -> usize;
@@ -34,11 +39,11 @@ pub trait VectorStore: Send + Sync {
     /// Appends a vector and returns its slot.
     fn push(&mut self, vector: &[f32]) -> Result<u32, GraphError>;
     /// Prepares a query vector (already checked for dimension and finiteness).
-    fn prepare(&self, query: &[f32]) -> Result<Self::Query, GraphError>;
+    fn prepare<'a>(&'a self, query: &'a [f32]) -> Result<Self::Query<'a>, GraphError>;
     /// The stored vector of `slot` as a prepared query (used while linking a new node).
-    fn node_query(&self, slot: u32) -> Self::Query;
+    fn node_query(&self, slot: u32) -> Self::Query<'_>;
     /// Distance from a prepared query to the vector in `slot`.
-    fn distance(&self, query: &Self::Query, slot: u32) -> f32;
+    fn distance(&self, query: &Self::Query<'_>, slot: u32) -> f32;
     /// Distance between the vectors in two slots.
     fn distance_between(&self, a: u32, b: u32) -> f32;
     /// Keeps only the listed slots: new slot `i` holds what old slot `keep[i]` held. `keep` is
@@ -95,17 +100,17 @@ impl F32Store {
         &self.data[start..start + self.dim]
     }
 
-    fn prepared(&self, v: &[f32]) -> Result<Vec<f32>, GraphError> {
-        let mut v = v.to_vec();
-        if self.metric == Metric::Cosine {
-            let norm = f64::from(self.kernels.norm_squared(&v)).sqrt();
-            if norm == 0.0 || !norm.is_finite() {
-                return Err(GraphError::ZeroVector);
-            }
-            let inv = (1.0 / norm) as f32;
-            v.iter_mut().for_each(|x| *x *= inv);
+    /// The row as stored: borrowed as is, or normalized (cosine).
+    fn prepared<'a>(&self, v: &'a [f32]) -> Result<Cow<'a, [f32]>, GraphError> {
+        if self.metric != Metric::Cosine {
+            return Ok(Cow::Borrowed(v));
         }
-        Ok(v)
+        let norm = f64::from(self.kernels.norm_squared(v)).sqrt();
+        if norm == 0.0 || !norm.is_finite() {
+            return Err(GraphError::ZeroVector);
+        }
+        let inv = (1.0 / norm) as f32;
+        Ok(Cow::Owned(v.iter().map(|x| x * inv).collect()))
     }
 
     #[inline]
@@ -120,7 +125,7 @@ impl F32Store {
 }
 
 impl VectorStore for F32Store {
-    type Query = Vec<f32>;
+    type Query<'a> = Cow<'a, [f32]>;
 
     fn dim(&self) -> usize {
         self.dim
@@ -148,16 +153,16 @@ impl VectorStore for F32Store {
         Ok(slot)
     }
 
-    fn prepare(&self, query: &[f32]) -> Result<Vec<f32>, GraphError> {
+    fn prepare<'a>(&'a self, query: &'a [f32]) -> Result<Cow<'a, [f32]>, GraphError> {
         self.prepared(query)
     }
 
-    fn node_query(&self, slot: u32) -> Vec<f32> {
-        self.row(slot).to_vec()
+    fn node_query(&self, slot: u32) -> Cow<'_, [f32]> {
+        Cow::Borrowed(self.row(slot))
     }
 
     #[inline]
-    fn distance(&self, query: &Vec<f32>, slot: u32) -> f32 {
+    fn distance(&self, query: &Cow<'_, [f32]>, slot: u32) -> f32 {
         self.dist(query, self.row(slot))
     }
 
