@@ -8,14 +8,18 @@
 //!     --queries glove50_query.fvecs --truth glove50_gt100.ivecs --metric cosine
 //! ```
 //!
-//! Options: `--m 16 --ef-construction 200 --threads 1 --ef 16,32,64,128,256 --k 10 --seed 7`.
+//! Options: `--m 16 --ef-construction 200 --threads 1 --ef 16,32,64,128,256 --k 10 --seed 7
+//! --n-queries 1000 --dump DIR` (`--dump` writes the synthetic base, queries and exact truth as
+//! `.fvecs`/`.ivecs` so other tools can run on the same data).
 //! Search is timed single-threaded over all queries, one query at a time; build time covers
 //! `insert_batch` only. Prints a markdown table and one JSON line per ef.
 
 use std::time::Instant;
 
 use edgevec_graph::{Hnsw, HnswParams, Metric};
-use edgevec_testdata::{Distance, embeddings, exact_knn, read_fvecs, read_ivecs};
+use edgevec_testdata::{
+    Distance, embeddings, exact_knn, read_fvecs, read_ivecs, write_fvecs, write_ivecs,
+};
 
 struct Args {
     base: Option<String>,
@@ -30,6 +34,7 @@ struct Args {
     k: usize,
     seed: u64,
     n_queries: usize,
+    dump: Option<String>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -46,6 +51,7 @@ fn parse() -> Result<Args, String> {
         k: 10,
         seed: 7,
         n_queries: 1000,
+        dump: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -74,6 +80,7 @@ fn parse() -> Result<Args, String> {
             "--k" => a.k = num(val()?)?,
             "--seed" => a.seed = num(val()?)? as u64,
             "--n-queries" => a.n_queries = num(val()?)?,
+            "--dump" => a.dump = Some(val()?),
             "--ef" => {
                 a.efs = val()?
                     .split(',')
@@ -112,6 +119,19 @@ fn main() {
             args.n_queries
         );
         let truth = exact_knn(distance(args.metric), &base, &queries, d, k, |_| true);
+        if let Some(dir) = &args.dump {
+            // The same data for other tools (e.g. peer libraries): base, queries, exact top-k.
+            let dir = std::path::Path::new(dir);
+            let flat: Vec<u32> = truth.concat();
+            let written = std::fs::create_dir_all(dir)
+                .and_then(|()| write_fvecs(dir.join("base.fvecs"), &base, d))
+                .and_then(|()| write_fvecs(dir.join("query.fvecs"), &queries, d))
+                .and_then(|()| write_ivecs(dir.join("truth.ivecs"), &flat, k));
+            if let Err(e) = written {
+                eprintln!("error: writing {}: {e}", dir.display());
+                std::process::exit(2);
+            }
+        }
         (
             base,
             queries,
