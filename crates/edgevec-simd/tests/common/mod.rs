@@ -99,7 +99,7 @@ pub fn check_f32(k: &Kernels, a: &[f32], b: &[f32]) -> Result<(), String> {
 
 /// `dot_many` / `l2_squared_many` against the oracle's row-by-row results.
 pub fn check_many(k: &Kernels, query: &[f32], rows: &[f32], dim: usize) -> Result<(), String> {
-    let n_rows = if dim == 0 { 3 } else { rows.len() / dim };
+    let n_rows = rows.len().checked_div(dim).unwrap_or(3);
     let mut got = vec![f32::NAN; n_rows];
     let mut want = vec![f32::NAN; n_rows];
     let be = k.backend();
