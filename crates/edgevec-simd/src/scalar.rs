@@ -136,12 +136,21 @@ pub fn l2_squared_i8(a: &[i8], b: &[i8]) -> u32 {
 }
 
 /// Number of differing bits, wrapping modulo 2³². Panics when the lengths differ.
+///
+/// Eight bytes at a time (one `u64` popcount), then byte by byte: the same count, and fast
+/// enough to serve as the SIMD backends' tail.
 #[track_caller]
 pub fn hamming(a: &[u8], b: &[u8]) -> u32 {
     same_len(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .fold(0u32, |s, (&x, &y)| s.wrapping_add((x ^ y).count_ones()))
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ta, tb) = (a8.remainder(), b8.remainder());
+    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let words = a8
+        .zip(b8)
+        .fold(0u32, |s, (x, y)| s.wrapping_add((word(x) ^ word(y)).count_ones()));
+    ta.iter()
+        .zip(tb)
+        .fold(words, |s, (&x, &y)| s.wrapping_add((x ^ y).count_ones()))
 }
 
 #[cfg(test)]
