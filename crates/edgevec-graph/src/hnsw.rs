@@ -56,6 +56,9 @@ impl SplitMix64 {
 
 const EMPTY: u64 = u64::MAX;
 
+/// Upper bound on build threads (more would only cost memory on any machine this runs on).
+const MAX_BUILD_THREADS: usize = 256;
+
 fn pack(slot: u32, level: usize) -> u64 {
     (u64::from(slot) << 32) | level as u64
 }
@@ -98,6 +101,13 @@ impl<S: VectorStore> Hnsw<S> {
     /// An empty index over `store`, which must be empty.
     pub fn new(store: S, params: HnswParams) -> Result<Self, GraphError> {
         params.validate()?;
+        if store.dim() == 0 {
+            return Err(GraphError::InvalidParameter {
+                name: "dimensions",
+                value: 0,
+                reason: "must be at least 1",
+            });
+        }
         if !store.is_empty() {
             return Err(GraphError::InvalidParameter {
                 name: "store",
@@ -201,7 +211,7 @@ impl<S: VectorStore> Hnsw<S> {
     /// Inserts a vector under a new id. An id that is already live is an error
     /// ([`GraphError::DuplicateId`]); use [`Hnsw::upsert`] to replace a vector.
     pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<(), GraphError> {
-        check_vector(vector, self.dim())?;
+        check_vector(vector, self.dim(), self.metric())?;
         if self.map.contains_key(&id) {
             return Err(GraphError::DuplicateId(id));
         }
@@ -214,14 +224,15 @@ impl<S: VectorStore> Hnsw<S> {
     /// Inserts or replaces the vector of `id`. Returns whether a vector was replaced (the old
     /// one becomes a tombstone until [`Hnsw::compact`]).
     pub fn upsert(&mut self, id: u64, vector: &[f32]) -> Result<bool, GraphError> {
-        check_vector(vector, self.dim())?;
+        check_vector(vector, self.dim(), self.metric())?;
         let slot = self.add_node(id, vector)?;
-        self.pool.with(|s| self.link(slot, s));
+        // Tombstone the old vector first, so the new one does not spend a neighbour slot on it.
         let old = self.map.insert(id, slot);
         if let Some(old) = old {
             self.deleted[old as usize] = true;
             self.n_deleted += 1;
         }
+        self.pool.with(|s| self.link(slot, s));
         Ok(old.is_some())
     }
 
@@ -248,17 +259,41 @@ impl<S: VectorStore> Hnsw<S> {
                 index,
                 source: Box::new(source),
             };
-            check_vector(row, dim).map_err(item)?;
+            check_vector(row, dim, self.metric()).map_err(item)?;
             if self.map.contains_key(id) || !seen.insert(*id) {
                 return Err(item(GraphError::DuplicateId(*id)));
             }
         }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Threads first: failing to start them must not leave half a batch behind.
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            t => t,
+        }
+        .min(ids.len())
+        .min(MAX_BUILD_THREADS);
+        let pool = if threads > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .map_err(|_| GraphError::InvalidParameter {
+                        name: "threads",
+                        value: threads,
+                        reason: "could not start that many threads",
+                    })?,
+            )
+        } else {
+            None
+        };
         let first = self.ids.len();
         self.store.reserve(ids.len());
         self.links.reserve(ids.len());
         for (index, (id, row)) in ids.iter().zip(vectors.chunks_exact(dim)).enumerate() {
             if let Err(source) = self.add_node(*id, row) {
-                self.truncate(first);
+                self.truncate_unlinked(first);
                 return Err(GraphError::BatchItem {
                     index,
                     source: Box::new(source),
@@ -266,18 +301,7 @@ impl<S: VectorStore> Hnsw<S> {
             }
         }
         let slots = first as u32..self.ids.len() as u32;
-        if threads == 1 {
-            self.pool
-                .with(|s| slots.clone().for_each(|q| self.link(q, s)));
-        } else {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .map_err(|_| GraphError::InvalidParameter {
-                    name: "threads",
-                    value: threads,
-                    reason: "could not start that many threads",
-                })?;
+        if let Some(pool) = pool {
             let this = &*self;
             pool.install(|| {
                 slots
@@ -285,8 +309,13 @@ impl<S: VectorStore> Hnsw<S> {
                     .into_par_iter()
                     .for_each(|q| this.pool.with(|s| this.link(q, s)));
             });
-            // A node linked while all of its neighbours were still unanchored could not anchor;
-            // now that every node is linked, try again.
+        } else {
+            self.pool
+                .with(|s| slots.clone().for_each(|q| self.link(q, s)));
+        }
+        {
+            // A node linked while all of its neighbours were still unanchored (possible only in
+            // a parallel build) could not anchor; now that every node is linked, try again.
             self.pool.with(|s| {
                 for q in slots.clone() {
                     if !self.is_anchored(q) {
@@ -343,7 +372,7 @@ impl<S: VectorStore> Hnsw<S> {
         if k == 0 {
             return Err(GraphError::ZeroK);
         }
-        check_vector(query, self.dim())?;
+        check_vector(query, self.dim(), self.metric())?;
         let q = self.store.prepare(query)?;
         let Some((ep, top)) = unpack(self.entry.load(Acquire)) else {
             return Ok(Vec::new());
@@ -363,7 +392,20 @@ impl<S: VectorStore> Hnsw<S> {
             let accept = |slot: u32| {
                 !self.deleted[slot as usize] && filter.is_none_or(|f| f(self.ids[slot as usize]))
             };
-            let found = self.search_layer(&q, &[cur], ef, 0, s, accept);
+            let n_found = self
+                .search_layer(&q, &[cur], ef, 0, s, false, &accept)
+                .len();
+            if n_found < k && !s.visited.is_marked(ep) {
+                // The layer-0 walk from where the descent ended ran out of nodes: the graph is
+                // not strongly connected, only reachable from the entry point (see the crate
+                // docs). Resume from the entry point, keeping what was visited and found.
+                let entry = Cand {
+                    dist: self.store.distance(&q, ep),
+                    slot: ep,
+                };
+                self.search_layer(&q, &[entry], ef, 0, s, true, &accept);
+            }
+            let found = &s.found;
             let mut hits: Vec<Neighbor> = found
                 .iter()
                 .map(|c| Neighbor {
@@ -405,7 +447,7 @@ impl<S: VectorStore> Hnsw<S> {
             .filter(|s| !self.deleted[*s as usize])
             .collect();
         if keep.is_empty() {
-            self.truncate(0);
+            self.truncate_unlinked(0);
             self.map.clear();
             return removed;
         }
@@ -459,6 +501,13 @@ impl<S: VectorStore> Hnsw<S> {
     /// Appends a node (vector, level, id) without linking it.
     fn add_node(&mut self, id: u64, vector: &[f32]) -> Result<u32, GraphError> {
         let slot = self.store.push(vector)?;
+        if slot as usize != self.links.len() {
+            return Err(GraphError::InvalidParameter {
+                name: "store",
+                value: slot as usize,
+                reason: "the vector store returned a slot out of sequence",
+            });
+        }
         let level = ((-self.rng.unit_open0().ln()) * self.ml).floor() as usize;
         self.links.push(level.min(MAX_LEVEL));
         self.ids.push(id);
@@ -466,24 +515,18 @@ impl<S: VectorStore> Hnsw<S> {
         Ok(slot)
     }
 
-    /// Drops every slot from `len` on (used to roll back a failed batch, or to empty the index).
-    fn truncate(&mut self, len: usize) {
+    /// Drops the slots from `len` on. Only for slots nothing links to (a batch tail that was
+    /// added but not linked) or for all slots: the rest of the graph is untouched.
+    fn truncate_unlinked(&mut self, len: usize) {
         let keep: Vec<u32> = (0..len as u32).collect();
         self.store.retain(&keep);
-        self.links = self.links.rebuilt(&keep, |old, level| {
-            let mut list = self.links.read(old, level);
-            list.retain(|&v| (v as usize) < len);
-            list
-        });
+        self.links.truncate(len);
+        self.ids.truncate(len);
+        self.deleted.truncate(len);
         if len == 0 {
             self.entry.store(EMPTY, Release);
             self.n_deleted = 0;
-        }
-        self.ids.truncate(len);
-        self.deleted.truncate(len);
-        self.pool.clear();
-        if len > 0 {
-            self.reanchor();
+            self.pool.clear();
         }
     }
 
@@ -520,38 +563,99 @@ impl<S: VectorStore> Hnsw<S> {
             cur = self.greedy(&query, cur, l, s);
         }
         let mut eps = vec![cur];
+        // Tombstones route the search but are not chosen as neighbours: compaction would only
+        // have to replace them.
+        let accept = |x: u32| x != q && !self.deleted[x as usize];
         for l in (0..=level.min(top)).rev() {
             let found = self
-                .search_layer(&query, &eps, self.params.ef_construction, l, s, |x| x != q)
+                .search_layer(
+                    &query,
+                    &eps,
+                    self.params.ef_construction,
+                    l,
+                    s,
+                    false,
+                    &accept,
+                )
                 .to_vec();
             let chosen = self.select(&found, self.params.m, l, None);
-            {
-                let _g = self.links.lock(q);
-                self.links.write(q, l, &chosen);
-            }
+            self.set_own_list(q, l, &chosen);
             for &n in &chosen {
                 self.add_backlink(n, q, l);
             }
             eps = found;
         }
         if guard.is_some() && level > top {
-            // q becomes the entry point; its anchor-chain edge leads to the old one.
-            let _g = self.links.lock(q);
-            let mut list = self.links.read(q, 0);
-            if !list.contains(&ep) {
-                list.push(ep);
-                self.links.write(q, 0, &list);
-            }
+            // q becomes the entry point; its chain edge leads to the old one.
             self.links.set_chain(q, ep);
+            self.force_edge(q, ep);
         }
         if self.links.anchor(q) == NONE {
-            // `eps` now holds the layer-0 search result: q's nearest nodes.
-            self.anchor_among(q, &eps);
+            // `eps` holds the layer-0 search result: q's nearest nodes. Failing that (every
+            // one of them full of pinned edges, or unanchored in a parallel build), any
+            // anchored node will do; a leaf of the anchor tree always has room.
+            if !self.anchor_among(q, &eps) {
+                self.anchor_anywhere(q);
+            }
         }
         if guard.is_some() && level > top {
             self.entry.store(pack(q, level), Release);
         }
         drop(guard);
+    }
+
+    /// Writes the new node `q`'s own list on `level`. In a parallel build another node may
+    /// already have added itself to it (reaching q through the layer above); those entries are
+    /// merged in, pruned with the heuristic if the union is too long.
+    fn set_own_list(&self, q: u32, level: usize, chosen: &[u32]) {
+        let _g = self.links.lock(q);
+        let current = self.links.read(q, level);
+        if current.is_empty() {
+            self.links.write(q, level, chosen);
+            return;
+        }
+        let mut union: Vec<u32> = chosen.to_vec();
+        union.extend(current.into_iter().filter(|x| !chosen.contains(x)));
+        let cap = self.links.cap(level);
+        if union.len() <= cap {
+            self.links.write(q, level, &union);
+            return;
+        }
+        let mut cands: Vec<Cand> = union
+            .into_iter()
+            .map(|x| Cand {
+                dist: self.store.distance_between(q, x),
+                slot: x,
+            })
+            .collect();
+        cands.sort_unstable();
+        let kept = self.select(&cands, cap, level, Some(q));
+        self.links.write(q, level, &kept);
+    }
+
+    /// Puts the layer-0 edge `from → to` in place (appending, or replacing the farthest
+    /// unpinned entry of a full list). Returns false when every entry is pinned.
+    fn force_edge(&self, from: u32, to: u32) -> bool {
+        let _g = self.links.lock(from);
+        let mut list = self.links.read(from, 0);
+        if list.contains(&to) {
+            return true;
+        }
+        if list.len() < self.links.cap(0) {
+            list.push(to);
+        } else {
+            let victim = list
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| !self.links.pinned(from, **x))
+                .map(|(i, x)| (self.store.distance_between(from, *x), i))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, i)| i);
+            let Some(i) = victim else { return false };
+            list[i] = to;
+        }
+        self.links.write(from, 0, &list);
+        true
     }
 
     /// Adds `q` to `n`'s list on `level`, pruning with the heuristic when it is full. On layer 0
@@ -593,6 +697,7 @@ impl<S: VectorStore> Hnsw<S> {
         let mut kept: Vec<Cand> = Vec::with_capacity(cap);
         if let (Some(b), 0) = (base, level) {
             kept.extend(sorted.iter().filter(|c| self.links.pinned(b, c.slot)));
+            debug_assert!(kept.len() <= cap, "more pinned edges than room in a list");
         }
         for c in sorted {
             if kept.len() >= cap {
@@ -611,39 +716,32 @@ impl<S: VectorStore> Hnsw<S> {
         kept.into_iter().map(|c| c.slot).collect()
     }
 
-    /// Gives `q` an anchor: the nearest anchored node in `near` that keeps `q` in its layer-0
-    /// list, replacing that list's farthest unpinned entry if it is full.
+    /// Gives `q` an anchor: the nearest anchored node in `near` that takes the edge to `q`
+    /// ([`Hnsw::force_edge`]).
     fn anchor_among(&self, q: u32, near: &[Cand]) -> bool {
         for c in near {
             let n = c.slot;
-            if n == q || !self.is_anchored(n) {
-                continue;
+            if n != q && self.is_anchored(n) && self.force_edge(n, q) {
+                self.links.set_anchor(q, n);
+                return true;
             }
-            let _g = self.links.lock(n);
-            let mut list = self.links.read(n, 0);
-            if !list.contains(&q) {
-                if list.len() < self.links.cap(0) {
-                    list.push(q);
-                } else {
-                    let victim = list
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, x)| !self.links.pinned(n, **x))
-                        .max_by(|a, b| {
-                            let da = self.store.distance_between(n, *a.1);
-                            let db = self.store.distance_between(n, *b.1);
-                            da.total_cmp(&db)
-                        })
-                        .map(|(i, _)| i);
-                    let Some(i) = victim else { continue };
-                    list[i] = q;
-                }
-                self.links.write(n, 0, &list);
-            }
-            self.links.set_anchor(q, n);
-            return true;
         }
         false
+    }
+
+    /// The exhaustive fallback of [`Hnsw::anchor_among`]: every anchored node, nearest first.
+    /// It cannot fail while some node is anchored: a leaf of the anchor tree pins at most its
+    /// chain edge, and every list holds at least 4 entries.
+    fn anchor_anywhere(&self, q: u32) -> bool {
+        let mut all: Vec<Cand> = (0..self.links.len() as u32)
+            .filter(|&n| n != q && self.is_anchored(n))
+            .map(|n| Cand {
+                dist: self.store.distance_between(q, n),
+                slot: n,
+            })
+            .collect();
+        all.sort_unstable();
+        self.anchor_among(q, &all)
     }
 
     /// [`Hnsw::anchor_among`] over the nodes a fresh layer-0 search for `q` finds.
@@ -659,12 +757,19 @@ impl<S: VectorStore> Hnsw<S> {
         for l in (1..=top).rev() {
             cur = self.greedy(&query, cur, l, s);
         }
+        let accept = |x: u32| x != q && self.is_anchored(x);
         let found = self
-            .search_layer(&query, &[cur], self.params.ef_construction, 0, s, |x| {
-                x != q && self.is_anchored(x)
-            })
+            .search_layer(
+                &query,
+                &[cur],
+                self.params.ef_construction,
+                0,
+                s,
+                false,
+                &accept,
+            )
             .to_vec();
-        self.anchor_among(q, &found)
+        self.anchor_among(q, &found) || self.anchor_anywhere(q)
     }
 
     /// Greedy walk on an upper layer: move to the nearest neighbour while it improves.
@@ -686,7 +791,10 @@ impl<S: VectorStore> Hnsw<S> {
     }
 
     /// Beam search on one layer. Every reachable node may be expanded; only nodes for which
-    /// `accept` holds enter the results. Returns up to `ef` accepted nodes, nearest first.
+    /// `accept` holds enter the results. Returns up to `ef` accepted nodes, nearest first (also
+    /// left in `s.found`). With `resume`, the visited marks and results of the previous call
+    /// are kept and the walk continues from `entries`.
+    #[allow(clippy::too_many_arguments)]
     fn search_layer<'s>(
         &self,
         q: &S::Query<'_>,
@@ -694,11 +802,16 @@ impl<S: VectorStore> Hnsw<S> {
         ef: usize,
         level: usize,
         s: &'s mut Scratch,
-        accept: impl Fn(u32) -> bool,
+        resume: bool,
+        accept: &impl Fn(u32) -> bool,
     ) -> &'s [Cand] {
-        s.visited.reset(self.links.len());
         s.candidates.clear();
-        s.results.clear();
+        if resume {
+            s.results.extend(s.found.drain(..));
+        } else {
+            s.visited.reset(self.links.len());
+            s.results.clear();
+        }
         for &e in entries {
             if s.visited.check_and_mark(e.slot) {
                 continue;
@@ -711,24 +824,30 @@ impl<S: VectorStore> Hnsw<S> {
                 }
             }
         }
-        let mut bound = if s.results.len() >= ef {
-            s.results.peek().map_or(f32::INFINITY, |c| c.dist)
-        } else {
-            f32::INFINITY
+        let full_bound = |r: &std::collections::BinaryHeap<Cand>| {
+            if r.len() >= ef {
+                r.peek().map_or(f32::INFINITY, |c| c.dist)
+            } else {
+                f32::INFINITY
+            }
         };
+        let mut bound = full_bound(&s.results);
         let mut nbrs = std::mem::take(&mut s.neighbors);
+        let mut fresh = std::mem::take(&mut s.fresh);
         while let Some(std::cmp::Reverse(c)) = s.candidates.pop() {
             if c.dist > bound {
                 break;
             }
             self.links.read_into(c.slot, level, &mut nbrs);
+            // Mark first, then prefetch only the vectors that will be read.
+            fresh.clear();
             for &n in &nbrs {
-                self.store.prefetch(n);
-            }
-            for &n in &nbrs {
-                if s.visited.check_and_mark(n) {
-                    continue;
+                if !s.visited.check_and_mark(n) {
+                    self.store.prefetch(n);
+                    fresh.push(n);
                 }
+            }
+            for &n in &fresh {
                 let d = self.store.distance(q, n);
                 if s.results.len() < ef || d < bound {
                     let cand = Cand { dist: d, slot: n };
@@ -738,14 +857,13 @@ impl<S: VectorStore> Hnsw<S> {
                         if s.results.len() > ef {
                             s.results.pop();
                         }
-                        if s.results.len() >= ef {
-                            bound = s.results.peek().map_or(f32::INFINITY, |c| c.dist);
-                        }
+                        bound = full_bound(&s.results);
                     }
                 }
             }
         }
         s.neighbors = nbrs;
+        s.fresh = fresh;
         s.found.clear();
         s.found.extend(s.results.drain());
         s.found.sort_unstable();
@@ -912,8 +1030,17 @@ impl<S: VectorStore> Hnsw<S> {
         for l in (1..=top).rev() {
             cur = self.greedy(&query, cur, l, s);
         }
+        let accept = |x: u32| x != u;
         let found = self
-            .search_layer(&query, &[cur], self.params.ef_construction, 0, s, |x| x != u)
+            .search_layer(
+                &query,
+                &[cur],
+                self.params.ef_construction,
+                0,
+                s,
+                false,
+                &accept,
+            )
             .to_vec();
         let chosen = self.select(&found, self.params.m, 0, None);
         self.links.write(u, 0, &chosen);

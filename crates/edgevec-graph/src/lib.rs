@@ -23,13 +23,17 @@
 //! # Distances
 //!
 //! Results are [`Neighbor`]s sorted ascending by distance (ties by id), with distances in the
-//! metric's own meaning:
+//! metric's own meaning (which of several vectors at exactly the same distance fit into a beam
+//! of width `ef` depends on internal order; the ones returned are ordered by id):
 //!
 //! | [`Metric`] | distance | range |
 //! |---|---|---|
 //! | `L2` | squared Euclidean distance `Σ (a_i − b_i)²` | `[0, ∞)` |
 //! | `Cosine` | `1 − cos(a, b)`; vectors are normalized when stored, zero vectors are rejected | `[0, 2]` |
 //! | `Dot` | negated inner product `−⟨a, b⟩` (maximum inner product search) | any |
+//!
+//! Every vector and query is checked: right dimension, finite components, and under cosine a
+//! non-zero norm, under L2 and dot a norm of at most 10¹⁸ (so no distance can overflow f32).
 //!
 //! # Deletes, filters, compaction
 //!
@@ -47,7 +51,9 @@
 //! node that first linked to it) that neighbour-list pruning never removes, and each entry point
 //! keeps an anchor edge to the previous one, so the anchor edges form a tree rooted at the first
 //! node, reached from the current entry point. Compaction rebuilds the anchors by a
-//! breadth-first walk and reconnects whatever the walk cannot reach.
+//! breadth-first walk and reconnects whatever the walk cannot reach. The graph is not strongly
+//! connected, so when the layer-0 walk from where the descent ended runs out of nodes before
+//! finding `k` results, the search resumes from the entry point.
 //!
 //! # Concurrency
 //!
@@ -128,6 +134,15 @@ pub enum GraphError {
     /// A zero vector under the cosine metric (it has no direction).
     #[error("zero vector: the cosine metric needs a vector with a non-zero norm")]
     ZeroVector,
+    /// A vector so long that distances would overflow f32 (L2 and dot metrics).
+    #[error(
+        "vector norm {norm:e} is above the limit of 1e18 (distances would overflow); scale the \
+         vectors down, or use the cosine metric"
+    )]
+    TooLarge {
+        /// The Euclidean norm of the rejected vector.
+        norm: f64,
+    },
     /// `insert` of an id that is already present (use `upsert` to replace it).
     #[error("id {0} is already in the index; use upsert to replace its vector")]
     DuplicateId(u64),
@@ -216,8 +231,14 @@ impl HnswParams {
     }
 }
 
-/// Checks a vector's length and values.
-pub(crate) fn check_vector(v: &[f32], dim: usize) -> Result<(), GraphError> {
+/// Largest accepted Euclidean norm under L2 and dot: squared distances and inner products of
+/// such vectors stay below 4·10³⁶, far from f32's 3.4·10³⁸, in every partial sum.
+pub(crate) const MAX_NORM: f64 = 1e18;
+
+/// Checks a vector's length and values for `metric`: finite components; under cosine a
+/// non-zero norm, under L2 and dot a norm of at most [`MAX_NORM`] (norms computed in f64, so
+/// neither tiny nor huge components are misjudged).
+pub(crate) fn check_vector(v: &[f32], dim: usize, metric: Metric) -> Result<(), GraphError> {
     if v.len() != dim {
         return Err(GraphError::DimensionMismatch {
             expected: dim,
@@ -227,5 +248,10 @@ pub(crate) fn check_vector(v: &[f32], dim: usize) -> Result<(), GraphError> {
     if let Some((position, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
         return Err(GraphError::NonFinite { position, value });
     }
-    Ok(())
+    let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    match metric {
+        Metric::Cosine if norm == 0.0 => Err(GraphError::ZeroVector),
+        Metric::L2 | Metric::Dot if norm > MAX_NORM => Err(GraphError::TooLarge { norm }),
+        _ => Ok(()),
+    }
 }

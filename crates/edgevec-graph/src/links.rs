@@ -155,6 +155,16 @@ impl Links {
         self.anchor(to) == from || self.chain(from) == to
     }
 
+    /// Drops every node from `len` on. Only for nodes nothing links to yet (a batch that was
+    /// added but not linked), or for dropping everything.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.level0.truncate(len * (1 + self.m0));
+        self.upper.truncate(len);
+        self.levels.truncate(len);
+        self.anchor.truncate(len);
+        self.chain.truncate(len);
+    }
+
     /// A new link table holding only the slots in `keep` (new slot `i` = old slot `keep[i]`),
     /// with lists given by `lists(old_slot, level)` already expressed in new slots. Anchors and
     /// chains are reset.

@@ -53,6 +53,12 @@ impl Visited {
         }
     }
 
+    /// Whether `slot` was marked in this search.
+    #[inline]
+    pub(crate) fn is_marked(&self, slot: u32) -> bool {
+        self.marks.get(slot as usize) == Some(&self.generation)
+    }
+
     /// Marks `slot`; returns whether it was already marked in this search.
     #[inline]
     pub(crate) fn check_and_mark(&mut self, slot: u32) -> bool {
@@ -73,23 +79,31 @@ pub(crate) struct Scratch {
     pub(crate) results: BinaryHeap<Cand>,
     /// A neighbour list copied out of the graph.
     pub(crate) neighbors: Vec<u32>,
+    /// The not-yet-visited part of a neighbour list.
+    pub(crate) fresh: Vec<u32>,
     /// The result of the last layer search, nearest first.
     pub(crate) found: Vec<Cand>,
 }
 
-/// A pool of [`Scratch`]es so that concurrent searches do not allocate.
+/// A pool of [`Scratch`]es so that concurrent searches do not allocate. At most
+/// [`ScratchPool::KEEP`] are kept between uses (each holds 4 bytes per slot of visited marks).
 #[derive(Debug, Default)]
 pub(crate) struct ScratchPool {
     free: Mutex<Vec<Scratch>>,
 }
 
 impl ScratchPool {
+    /// Scratches kept for reuse; more concurrent users than this allocate and drop their own.
+    pub(crate) const KEEP: usize = 16;
+
     /// Runs `f` with a scratch from the pool (or a new one), then returns it to the pool.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
         let taken = self.free.lock().ok().and_then(|mut v| v.pop());
         let mut scratch = taken.unwrap_or_default();
         let r = f(&mut scratch);
-        if let Ok(mut v) = self.free.lock() {
+        if let Ok(mut v) = self.free.lock()
+            && v.len() < Self::KEEP
+        {
             v.push(scratch);
         }
         r

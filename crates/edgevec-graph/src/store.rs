@@ -105,12 +105,15 @@ impl F32Store {
         if self.metric != Metric::Cosine {
             return Ok(Cow::Borrowed(v));
         }
-        let norm = f64::from(self.kernels.norm_squared(v)).sqrt();
+        // f64: an f32 sum of squares would overflow for components near 1e20 and underflow
+        // for components near 1e-23, misjudging valid vectors as zero.
+        let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
         if norm == 0.0 || !norm.is_finite() {
             return Err(GraphError::ZeroVector);
         }
-        let inv = (1.0 / norm) as f32;
-        Ok(Cow::Owned(v.iter().map(|x| x * inv).collect()))
+        Ok(Cow::Owned(
+            v.iter().map(|x| (f64::from(*x) / norm) as f32).collect(),
+        ))
     }
 
     #[inline]

@@ -229,3 +229,120 @@ fn index_is_send_and_sync_and_searches_in_parallel() {
         }
     });
 }
+
+/// Review finding: a search whose descent ends in a region that cannot reach the live nodes
+/// (here: the far cluster, all deleted) must resume from the entry point, not come back short.
+#[test]
+fn searches_resume_from_the_entry_point_when_the_local_region_runs_dry() {
+    let params = HnswParams {
+        m: 4,
+        ef_construction: 64,
+        ef_search: 32,
+        seed: 36,
+    };
+    for seed in 0..8u64 {
+        let mut h = Hnsw::new_f32(
+            4,
+            Metric::L2,
+            HnswParams {
+                seed: seed + 30,
+                ..params
+            },
+        )
+        .unwrap();
+        let mut rng = edgevec_testdata::Rng(seed);
+        for i in 0..300u64 {
+            let v: Vec<f32> = (0..4).map(|_| rng.unit().abs()).collect();
+            h.insert(i, &v).unwrap();
+        }
+        for i in 300..3300u64 {
+            let v: Vec<f32> = (0..4).map(|_| 1000.0 + rng.unit().abs()).collect();
+            h.insert(i, &v).unwrap();
+        }
+        let near = |id: u64| id < 300;
+        assert_eq!(
+            h.search_filtered(&[1000.5; 4], 10, &near).unwrap().len(),
+            10,
+            "seed {seed}"
+        );
+        for i in 300..3300u64 {
+            h.delete(i);
+        }
+        let hits = h.search(&[1000.5; 4], 10).unwrap();
+        assert_eq!(hits.len(), 10, "seed {seed}");
+        assert!(hits.iter().all(|n| n.id < 300));
+    }
+}
+
+/// Review finding: with a tiny beam (ef_construction = 1) and M = 2, a new node's few
+/// candidates can all have lists full of pinned edges; anchoring must still succeed.
+#[test]
+fn tiny_beams_still_anchor_every_node() {
+    for seed in 0..10u64 {
+        let params = HnswParams {
+            m: 2,
+            ef_construction: 1,
+            ef_search: 1,
+            seed,
+        };
+        let mut h = Hnsw::new_f32(2, Metric::L2, params).unwrap();
+        let mut rng = edgevec_testdata::Rng(seed);
+        for i in 0..400u64 {
+            let v = [(rng.unit() * 2.0).round(), (rng.unit() * 2.0).round()];
+            h.insert(i, &v).unwrap();
+        }
+        assert_eq!(h.stats().unanchored, 0, "seed {seed}");
+        assert!(h.unreachable_ids().is_empty(), "seed {seed}");
+        // ef above the live count: the search is exhaustive and must return everything.
+        assert_eq!(
+            h.search_with(&[0.0, 0.0], 400, 1000, None).unwrap().len(),
+            400
+        );
+        for i in (0..400u64).step_by(3) {
+            h.delete(i);
+        }
+        h.compact();
+        assert_eq!(h.stats().unanchored, 0, "seed {seed} after compact");
+        assert!(h.unreachable_ids().is_empty(), "seed {seed} after compact");
+    }
+}
+
+#[test]
+fn extreme_magnitudes_are_accepted_or_rejected_with_a_reason() {
+    // Cosine: the norm is computed in f64, so huge and tiny vectors are valid directions.
+    let mut c = index(2, Metric::Cosine);
+    c.insert(1, &[1e20, 1e20]).unwrap();
+    c.insert(2, &[1e-23, 0.0]).unwrap();
+    let hits = c.search(&[3e19, 1.0], 2).unwrap();
+    assert_eq!(hits[0].id, 2);
+    assert!(hits.iter().all(|n| n.distance.is_finite()));
+    // L2 and dot: vectors whose distances would overflow f32 are refused.
+    for metric in [Metric::L2, Metric::Dot] {
+        let mut h = index(2, metric);
+        let e = h.insert(1, &[3e38, 3e38]).unwrap_err();
+        assert!(matches!(e, GraphError::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("scale"), "{e}");
+        assert!(matches!(
+            h.search(&[1e19, 0.0], 1),
+            Err(GraphError::TooLarge { .. })
+        ));
+        h.insert(2, &[1e17, -1e17]).unwrap();
+        h.insert(3, &[-1e17, 1e17]).unwrap();
+        let hits = h.search(&[1e17, 1e17], 2).unwrap();
+        assert!(
+            hits.iter().all(|n| n.distance.is_finite()),
+            "{metric}: {hits:?}"
+        );
+    }
+}
+
+#[test]
+fn absurd_thread_counts_are_capped() {
+    let mut h = index(2, Metric::L2);
+    let rows: Vec<f32> = (0..200).map(|i| i as f32).collect();
+    let ids: Vec<u64> = (0..100).collect();
+    h.insert_batch(&ids, &rows, usize::MAX).unwrap();
+    assert_eq!(h.len(), 100);
+    h.insert_batch(&[], &[], 4).unwrap();
+    assert!(h.unreachable_ids().is_empty());
+}

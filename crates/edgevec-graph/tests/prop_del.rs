@@ -48,17 +48,33 @@ struct World {
     rng: Rng,
     dim: usize,
     id_space: u64,
-    /// Coarse grid values: duplicates and ties happen on purpose.
-    coarse: bool,
+    /// How vectors are drawn (see [`Layout`]).
+    layout: Layout,
+}
+
+/// Data shapes that stress different parts of the graph.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// Uniform in [-1, 1)^d.
+    Uniform,
+    /// A coarse grid: duplicates and ties on purpose.
+    Coarse,
+    /// Two clusters 100 apart: a search that starts in one must still reach the other.
+    TwoClusters,
 }
 
 impl World {
     fn vector(&mut self) -> Vec<f32> {
         loop {
+            let far = matches!(self.layout, Layout::TwoClusters) && self.rng.below(2) == 0;
             let v: Vec<f32> = (0..self.dim)
                 .map(|_| {
                     let x = self.rng.unit();
-                    if self.coarse { (x * 3.0).round() } else { x }
+                    match self.layout {
+                        Layout::Coarse => (x * 3.0).round(),
+                        _ if far => x + 100.0,
+                        _ => x,
+                    }
                 })
                 .collect();
             // The cosine metric rejects zero vectors (checked separately below).
@@ -195,7 +211,7 @@ fn run(
     metric: Metric,
     m: usize,
     initial: usize,
-    coarse: bool,
+    layout: Layout,
     seed: u64,
     ops: &[Op],
 ) -> Result<(), TestCaseError> {
@@ -211,7 +227,7 @@ fn run(
         rng: Rng(seed),
         dim,
         id_space: (initial as u64 + 64).max(64),
-        coarse,
+        layout,
     };
     // Bulk part: a batch (sometimes on two threads), so the graph is large from the start.
     let ids: Vec<u64> = (0..initial as u64).collect();
@@ -251,10 +267,10 @@ proptest! {
         metric in prop::sample::select(vec![Metric::L2, Metric::Cosine, Metric::Dot]),
         m in 2usize..=12,
         initial in prop::sample::select(vec![0usize, 1, 5, 50, 300, 2000]),
-        coarse in any::<bool>(),
+        layout in prop::sample::select(vec![Layout::Uniform, Layout::Coarse, Layout::TwoClusters]),
         seed in any::<u64>(),
         ops in prop::collection::vec(op(), 0..150),
     ) {
-        run(dim, metric, m, initial, coarse, seed, &ops)?;
+        run(dim, metric, m, initial, layout, seed, &ops)?;
     }
 }
