@@ -145,9 +145,9 @@ pub fn hamming(a: &[u8], b: &[u8]) -> u32 {
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ta, tb) = (a8.remainder(), b8.remainder());
     let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-    let words = a8
-        .zip(b8)
-        .fold(0u32, |s, (x, y)| s.wrapping_add((word(x) ^ word(y)).count_ones()));
+    let words = a8.zip(b8).fold(0u32, |s, (x, y)| {
+        s.wrapping_add((word(x) ^ word(y)).count_ones())
+    });
     ta.iter()
         .zip(tb)
         .fold(words, |s, (&x, &y)| s.wrapping_add((x ^ y).count_ones()))
