@@ -4,6 +4,7 @@
 
 mod aarch64;
 mod bench_simd;
+mod fuzz;
 mod toolchain;
 mod util;
 mod wasm;
@@ -21,6 +22,9 @@ cargo xtask <command>
   wasm-test              edgevec-simd tests for wasm32+simd128 in Node, and a check that the
                          release .wasm really contains SIMD instructions
   aarch64-test           edgevec-simd tests for aarch64-unknown-linux-gnu under qemu-user
+  fuzz [--target T] [--seconds S] [--smoke]
+                         run the cargo-fuzz targets under fuzz/ (nightly; installs cargo-fuzz);
+                         --smoke: every target for 20 s (CI)
   bench-simd [--quick]   SIMD vs scalar ratio table (and simsimd, if it can be installed) for
                          dims 128/384/768/1536; writes docs/bench/simd.md and simd.json
 ";
@@ -33,6 +37,7 @@ fn main() {
         Some("wasm-test") => wasm::test(),
         Some("aarch64-test") => aarch64::test(),
         Some("bench-simd") => bench_simd::run(&args[1..]),
+        Some("fuzz") => fuzz::run_fuzz(&args[1..]),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())
