@@ -73,34 +73,8 @@ mod store;
 pub use hnsw::{GraphStats, Hnsw};
 pub use store::{F32Store, VectorStore};
 
-/// The distances the graph (through its store) can compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Metric {
-    /// Squared Euclidean distance.
-    L2,
-    /// Cosine distance `1 − cos` over normalized vectors.
-    Cosine,
-    /// Negated inner product (maximum inner product search).
-    Dot,
-}
-
-impl Metric {
-    /// Lowercase name (`l2`, `cosine`, `dot`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Metric::L2 => "l2",
-            Metric::Cosine => "cosine",
-            Metric::Dot => "dot",
-        }
-    }
-}
-
-impl std::fmt::Display for Metric {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The distances the graph (through its store) can compute: EdgeVec's one metric enum.
+pub use edgevec_simd::Metric;
 
 /// One search result.
 #[derive(Debug, Clone, Copy, PartialEq)]

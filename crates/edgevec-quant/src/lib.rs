@@ -62,49 +62,8 @@ pub use edgevec_simd as simd;
 /// which their 32-bit sums could wrap (66,051 elements for `l2_squared_u8`).
 pub const MAX_DIM: usize = 65_536;
 
-/// The distance a quantizer approximates (the EdgeVec conventions; smaller is closer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Metric {
-    /// Squared Euclidean distance.
-    L2,
-    /// Cosine distance `1 − cos`; rows and queries are normalized on the way in.
-    Cosine,
-    /// Negated inner product `−⟨a, b⟩`.
-    Dot,
-}
-
-impl Metric {
-    /// Every metric.
-    pub const ALL: [Metric; 3] = [Metric::L2, Metric::Cosine, Metric::Dot];
-
-    /// Lowercase name (`l2`, `cosine`, `dot`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Metric::L2 => "l2",
-            Metric::Cosine => "cosine",
-            Metric::Dot => "dot",
-        }
-    }
-
-    /// The metric's tag in parameter bytes.
-    pub(crate) const fn tag(self) -> u8 {
-        match self {
-            Metric::L2 => 0,
-            Metric::Cosine => 1,
-            Metric::Dot => 2,
-        }
-    }
-
-    pub(crate) fn from_tag(tag: u8) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|m| m.tag() == tag)
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The distance a quantizer approximates (EdgeVec's one metric enum, from `edgevec-simd`).
+pub use edgevec_simd::Metric;
 
 /// Which codec wrote a parameter or code section (its `kind` tag in the bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

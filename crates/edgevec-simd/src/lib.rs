@@ -87,6 +87,60 @@ pub enum SimdError {
     },
 }
 
+/// The metrics EdgeVec searches by, with its distance conventions (smaller is closer). Every
+/// layer uses this one enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Squared Euclidean distance `Σ (a_i − b_i)²`.
+    L2,
+    /// Cosine distance `1 − cos(a, b)`, in `[0, 2]`.
+    Cosine,
+    /// Negated inner product `−⟨a, b⟩` (maximum inner product search).
+    Dot,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 3] = [Metric::L2, Metric::Cosine, Metric::Dot];
+
+    /// Lowercase name (`l2`, `cosine`, `dot`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Metric::L2 => "l2",
+            Metric::Cosine => "cosine",
+            Metric::Dot => "dot",
+        }
+    }
+
+    /// Parses the names [`Metric::name`] returns (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The metric's one-byte tag in file formats (0 = L2, 1 = cosine, 2 = dot). Stable: files
+    /// depend on it.
+    pub const fn tag(self) -> u8 {
+        match self {
+            Metric::L2 => 0,
+            Metric::Cosine => 1,
+            Metric::Dot => 2,
+        }
+    }
+
+    /// The metric a [`Metric::tag`] byte names, if any.
+    pub fn from_tag(tag: u8) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.tag() == tag)
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The instruction set a [`Kernels`] table runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -633,6 +687,16 @@ pub fn try_l2_squared_many(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_names_and_tags_round_trip() {
+        for m in Metric::ALL {
+            assert_eq!(Metric::from_name(m.name()), Some(m));
+            assert_eq!(Metric::from_tag(m.tag()), Some(m));
+        }
+        assert_eq!(Metric::from_tag(3), None);
+        assert_eq!(Metric::from_name("L2"), Some(Metric::L2));
+    }
 
     #[test]
     fn names_round_trip() {
