@@ -182,6 +182,11 @@ impl<S: VectorStore> Hnsw<S> {
         self.map.contains_key(&id)
     }
 
+    /// The store slot that holds the vector of live `id` (slots change when compacting).
+    pub fn slot(&self, id: u64) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
+
     /// Live ids, in no particular order.
     pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
         self.map.keys().copied()

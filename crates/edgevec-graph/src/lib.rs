@@ -151,6 +151,9 @@ pub enum GraphError {
         /// Why it was rejected.
         source: Box<GraphError>,
     },
+    /// The vector store refused a vector (its message says why).
+    #[error("the vector store rejected the vector: {0}")]
+    StoreRejected(String),
     /// The index already holds the maximum number of slots (2³² − 1).
     #[error(
         "the index is full: at most 4,294,967,294 vectors (including deleted ones not yet compacted)"
@@ -210,9 +213,10 @@ impl HnswParams {
 pub(crate) const MAX_NORM: f64 = 1e18;
 
 /// Checks a vector's length and values for `metric`: finite components; under cosine a
-/// non-zero norm, under L2 and dot a norm of at most [`MAX_NORM`] (norms computed in f64, so
-/// neither tiny nor huge components are misjudged).
-pub(crate) fn check_vector(v: &[f32], dim: usize, metric: Metric) -> Result<(), GraphError> {
+/// non-zero norm, under L2 and dot a norm of at most 10¹⁸ (norms computed in f64, so neither
+/// tiny nor huge components are misjudged). Every insert and search runs this check; it is
+/// public so that layers holding vectors outside the graph apply the same rules.
+pub fn check_vector(v: &[f32], dim: usize, metric: Metric) -> Result<(), GraphError> {
     if v.len() != dim {
         return Err(GraphError::DimensionMismatch {
             expected: dim,

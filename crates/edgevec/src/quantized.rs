@@ -1,0 +1,143 @@
+//! The graph over quantized codes: a [`VectorStore`] that keeps each vector twice, as a compact
+//! code (what the graph walks) and as its f32 row (what rescoring reads).
+
+use edgevec_graph::{GraphError, VectorStore};
+use edgevec_quant::{Codes, Metric, Quantizer};
+
+/// Codes for the graph, f32 rows for exact rescoring, in the same slot order.
+///
+/// Under the cosine metric rows are stored normalized, like [`edgevec_graph::F32Store`] does.
+#[derive(Debug)]
+pub(crate) struct CodeStore<Q: Quantizer> {
+    quantizer: Q,
+    codes: Codes<Q::Elem>,
+    rows: Vec<f32>,
+}
+
+impl<Q: Quantizer> CodeStore<Q> {
+    pub(crate) fn new(quantizer: Q) -> Self {
+        let codes = Codes::new(&quantizer);
+        Self {
+            quantizer,
+            codes,
+            rows: Vec::new(),
+        }
+    }
+
+    /// The f32 row of `slot` (normalized under cosine).
+    pub(crate) fn row(&self, slot: u32) -> Option<&[f32]> {
+        let dim = self.quantizer.dim();
+        let start = (slot as usize).checked_mul(dim)?;
+        self.rows.get(start..start + dim)
+    }
+
+    /// Bytes held by the codes and codec parameters (what a search touches).
+    pub(crate) fn code_bytes(&self) -> usize {
+        self.codes.memory_bytes() + self.quantizer.memory_bytes()
+    }
+
+    /// Bytes held by the f32 rows (read only when rescoring).
+    pub(crate) fn row_bytes(&self) -> usize {
+        self.rows.capacity() * std::mem::size_of::<f32>()
+    }
+}
+
+fn rejected(e: impl std::fmt::Display) -> GraphError {
+    GraphError::StoreRejected(e.to_string())
+}
+
+fn normalized(metric: Metric, v: &[f32]) -> std::borrow::Cow<'_, [f32]> {
+    if metric != Metric::Cosine {
+        return std::borrow::Cow::Borrowed(v);
+    }
+    // The graph has already rejected zero vectors under cosine; f64 avoids under/overflow.
+    let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    if norm == 0.0 {
+        return std::borrow::Cow::Borrowed(v);
+    }
+    std::borrow::Cow::Owned(v.iter().map(|x| (f64::from(*x) / norm) as f32).collect())
+}
+
+impl<Q: Quantizer> VectorStore for CodeStore<Q> {
+    type Query<'a>
+        = Q::Query
+    where
+        Self: 'a;
+
+    fn dim(&self) -> usize {
+        self.quantizer.dim()
+    }
+
+    fn metric(&self) -> Metric {
+        self.quantizer.metric()
+    }
+
+    fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.codes.reserve(additional);
+        self.rows
+            .reserve(additional.saturating_mul(self.quantizer.dim()));
+    }
+
+    fn push(&mut self, vector: &[f32]) -> Result<u32, GraphError> {
+        let slot = u32::try_from(self.codes.len())
+            .ok()
+            .filter(|s| *s < u32::MAX)
+            .ok_or(GraphError::CapacityExceeded)?;
+        self.codes.push(&self.quantizer, vector).map_err(rejected)?;
+        self.rows
+            .extend_from_slice(&normalized(self.quantizer.metric(), vector));
+        Ok(slot)
+    }
+
+    fn prepare<'a>(&'a self, query: &'a [f32]) -> Result<Q::Query, GraphError> {
+        self.quantizer.prepare(query).map_err(rejected)
+    }
+
+    fn node_query(&self, slot: u32) -> Q::Query {
+        // Invariant: every stored code has the quantizer's code length (`Codes::push` checks
+        // it), which is the only thing `prepare_code` can reject.
+        self.quantizer
+            .prepare_code(self.codes.get(slot as usize))
+            .expect("stored codes have the quantizer's length")
+    }
+
+    #[inline]
+    fn distance(&self, query: &Q::Query, slot: u32) -> f32 {
+        self.quantizer
+            .distance(query, self.codes.get(slot as usize))
+    }
+
+    #[inline]
+    fn distance_between(&self, a: u32, b: u32) -> f32 {
+        self.quantizer
+            .code_distance(self.codes.get(a as usize), self.codes.get(b as usize))
+    }
+
+    fn retain(&mut self, keep: &[u32]) {
+        self.codes.retain(keep);
+        let dim = self.quantizer.dim();
+        for (new, &old) in keep.iter().enumerate() {
+            let old = old as usize;
+            if old != new {
+                self.rows.copy_within(old * dim..(old + 1) * dim, new * dim);
+            }
+        }
+        self.rows.truncate(keep.len() * dim);
+        self.rows.shrink_to_fit();
+    }
+
+    fn prefetch(&self, slot: u32) {
+        let code = self.codes.get(slot as usize);
+        if let Some(first) = code.first() {
+            edgevec_simd::prefetch(first);
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.code_bytes() + self.row_bytes()
+    }
+}

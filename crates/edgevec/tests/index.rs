@@ -1,0 +1,200 @@
+//! The facade end to end: every quantization against the exact f32 oracle, the switch from
+//! exact search to the graph when a codec is trained, deletes and compaction on codes.
+
+use edgevec::{Error, Index, Metric, Quantization, SearchParams};
+use edgevec_testdata::{Distance, clustered, exact_knn, recall};
+
+fn data(seed: u64, n: usize, nq: usize, dim: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut all = clustered(seed, n + nq, dim, 20, 1.0, 16.0);
+    let q = all.split_off(n * dim);
+    (all, q)
+}
+
+fn distance(m: Metric) -> Distance {
+    match m {
+        Metric::L2 => Distance::L2,
+        Metric::Cosine => Distance::Cosine,
+        Metric::Dot => Distance::Dot,
+    }
+}
+
+fn build(metric: Metric, quantization: Quantization, base: &[f32], dim: usize) -> Index {
+    let mut index = Index::builder()
+        .dimensions(dim)
+        .metric(metric)
+        .quantization(quantization)
+        .seed(3)
+        .threads(1)
+        .build()
+        .unwrap();
+    let ids: Vec<u64> = (0..(base.len() / dim) as u64).collect();
+    index.insert_batch(&ids, base).unwrap();
+    index
+}
+
+fn measure(index: &Index, base: &[f32], queries: &[f32], ef: usize) -> f64 {
+    let dim = index.dimensions();
+    let truth = exact_knn(distance(index.metric()), base, queries, dim, 10, |_| true);
+    let found: Vec<Vec<u64>> = queries
+        .chunks_exact(dim)
+        .map(|q| {
+            let hits = index.search_with(q, SearchParams::new(10).ef(ef)).unwrap();
+            // Distances are the exact ones, not code distances.
+            for h in &hits {
+                let row = &base[h.id as usize * dim..(h.id as usize + 1) * dim];
+                let exact = distance(index.metric()).exact(q, row);
+                assert!(
+                    (f64::from(h.distance) - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
+                    "id {}: returned {} but exact {}",
+                    h.id,
+                    h.distance,
+                    exact
+                );
+            }
+            hits.into_iter().map(|h| h.id).collect()
+        })
+        .collect();
+    recall(&found, &truth)
+}
+
+#[test]
+fn quantized_search_with_rescoring_matches_f32_recall() {
+    let dim = 64;
+    let (base, queries) = data(1, 6_000, 100, dim);
+    for metric in [Metric::L2, Metric::Cosine] {
+        let reference = measure(
+            &build(metric, Quantization::None, &base, dim),
+            &base,
+            &queries,
+            64,
+        );
+        for q in [Quantization::U8, Quantization::I8] {
+            let index = build(metric, q, &base, dim);
+            assert!(index.stats().graph_built);
+            assert!(index.stats().code_bytes > 0);
+            let r = measure(&index, &base, &queries, 64);
+            println!("{metric} {q}: recall@10 {r:.4} (f32 {reference:.4})");
+            assert!(
+                r >= reference - 0.01,
+                "{metric} {q}: {r} vs f32 {reference}"
+            );
+        }
+        let binary = measure(
+            &build(metric, Quantization::Binary, &base, dim),
+            &base,
+            &queries,
+            64,
+        );
+        // One bit per dimension at 64-d keeps little information; 20x oversampling recovers
+        // most of it (the issue's >= 0.90 target is for 768-d, measured by the benchmarks).
+        println!("{metric} binary: recall@10 {binary:.4}");
+        assert!(binary >= 0.85, "{metric} binary: {binary}");
+    }
+    let dot = measure(
+        &build(Metric::Dot, Quantization::I8, &base, dim),
+        &base,
+        &queries,
+        64,
+    );
+    println!("dot i8: recall@10 {dot:.4}");
+    assert!(dot >= 0.90);
+}
+
+#[test]
+fn a_quantized_index_searches_exactly_until_it_trains() {
+    let dim = 8;
+    let (base, queries) = data(2, 300, 5, dim);
+    let mut index = Index::builder()
+        .dimensions(dim)
+        .quantization(Quantization::U8)
+        .train_size(100)
+        .threads(1)
+        .build()
+        .unwrap();
+    let rows: Vec<&[f32]> = base.chunks_exact(dim).collect();
+    for (i, r) in rows.iter().enumerate().take(99) {
+        index.insert(i as u64, r).unwrap();
+    }
+    assert!(!index.stats().graph_built);
+    // Pending vectors: exact search, deletes, upserts, duplicates.
+    assert!(index.delete(5));
+    assert!(!index.delete(5));
+    assert!(index.upsert(6, rows[7]).unwrap());
+    assert!(matches!(index.insert(6, rows[6]), Err(Error::Graph(_))));
+    let hits = index.search(rows[7], 2).unwrap();
+    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [6, 7]);
+    assert_eq!(hits[0].distance, 0.0);
+    // The 100th vector trains the codec and builds the graph with everything collected.
+    index.insert(99, rows[99]).unwrap();
+    index.insert(5, rows[5]).unwrap();
+    assert!(index.stats().graph_built);
+    assert_eq!(index.len(), 100);
+    let hits = index.search(rows[7], 2).unwrap();
+    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [6, 7]);
+    // A batch reaching the threshold trains on the whole batch.
+    let mut batch = Index::builder()
+        .dimensions(dim)
+        .quantization(Quantization::I8)
+        .train_size(200)
+        .build()
+        .unwrap();
+    let ids: Vec<u64> = (0..300).collect();
+    batch.insert_batch(&ids[..50], &base[..50 * dim]).unwrap();
+    assert!(!batch.stats().graph_built);
+    assert!(
+        batch
+            .insert_batch(&ids[40..60], &base[40 * dim..60 * dim])
+            .is_err()
+    );
+    assert_eq!(batch.len(), 50, "a rejected batch changes nothing");
+    batch.insert_batch(&ids[50..], &base[50 * dim..]).unwrap();
+    assert!(batch.stats().graph_built);
+    assert_eq!(batch.len(), 300);
+    for q in queries.chunks_exact(dim) {
+        assert_eq!(batch.search(q, 5).unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn deletes_and_compaction_on_codes() {
+    let dim = 16;
+    let (base, queries) = data(3, 2_000, 20, dim);
+    let mut index = build(Metric::L2, Quantization::U8, &base, dim);
+    for id in (0..2_000u64).filter(|i| i.is_multiple_of(3)) {
+        assert!(index.delete(id));
+    }
+    let removed = index.deleted_len();
+    assert_eq!(index.compact(), removed);
+    assert_eq!(index.len(), 2_000 - removed);
+    let keep = |id: u32| !id.is_multiple_of(3);
+    let truth = exact_knn(Distance::L2, &base, &queries, dim, 10, keep);
+    let found: Vec<Vec<u64>> = queries
+        .chunks_exact(dim)
+        .map(|q| {
+            index
+                .search(q, 10)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.id)
+                .collect()
+        })
+        .collect();
+    assert!(found.iter().flatten().all(|id| !id.is_multiple_of(3)));
+    let r = recall(&found, &truth);
+    assert!(r >= 0.95, "recall after compaction {r}");
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let mut index = Index::builder().dimensions(3).build().unwrap();
+    assert!(matches!(index.insert(1, &[1.0, 2.0]), Err(Error::Graph(_))));
+    assert!(matches!(
+        index.insert(1, &[1.0, f32::NAN, 2.0]),
+        Err(Error::Graph(_))
+    ));
+    index.insert(1, &[1.0, 2.0, 3.0]).unwrap();
+    assert!(index.search(&[1.0, 2.0, 3.0], 0).is_err());
+    assert!(index.search(&[1.0, 2.0], 1).is_err());
+    let msg = index.insert(1, &[0.0; 3]).unwrap_err().to_string();
+    assert!(msg.contains("upsert"), "{msg}");
+}
