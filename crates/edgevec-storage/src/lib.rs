@@ -1,16 +1,64 @@
-//! Persistence for EdgeVec (issue 6; this crate is a placeholder until then).
+//! Persistence for EdgeVec: the checksummed `.evec` snapshot format, I/O backends and atomic
+//! saves.
 //!
-//! This crate will own the `.evec` file format (specified byte by byte in `docs/FORMAT.md`): a
-//! PNG-style magic, versioned header and section table with a CRC32 per section, 64-byte aligned
-//! f32 row sections that can be memory-mapped, a commit footer written last, atomic snapshot
-//! saves, a CRC-framed write-ahead log with crash recovery, and an I/O backend trait (file,
-//! memory, crash simulation) that one test suite runs against.
+//! The byte layout is specified in `docs/FORMAT.md`; [`format`](mod@format) holds it as constants. A file
+//! is a header (PNG-style magic, version, CRC32), a section table (kind, offset, length, CRC32
+//! per section), the section payloads (`F32_ROWS` 64-byte aligned, others 8-byte aligned, zero
+//! padding in between) and a footer, the commit record, written and synced last.
 //!
-//! Architecture invariant: storage knows bytes and sections, not graphs; it never depends on
-//! `edgevec-graph` or `edgevec-quant`, which hand it their sections through plain byte slices.
-#![forbid(unsafe_code)]
+//! ```
+//! use edgevec_storage::{EvecFile, MemBackend, Section, SectionKind, write_file};
+//!
+//! let rows = [0.5f32, -1.0, 2.0, 4.0];
+//! let mut backend = MemBackend::new();
+//! write_file(&mut backend, &[
+//!     Section::bytes(SectionKind::PARAMS, b"dim=2"),
+//!     Section::f32(SectionKind::F32_ROWS, &rows),
+//! ])?;
+//! let file = EvecFile::open(&backend)?;
+//! assert_eq!(file.payload(SectionKind::PARAMS), Some(&b"dim=2"[..]));
+//! assert_eq!(&*file.f32s(SectionKind::F32_ROWS)?, &rows[..]);
+//! # Ok::<(), edgevec_storage::StorageError>(())
+//! ```
+//!
+//! - [`Backend`] is the I/O boundary (len, read_at, write_at, set_len, sync), implemented by
+//!   [`FileBackend`], [`MemBackend`] and the power-loss simulator [`CrashBackend`].
+//! - [`write_file`] writes a complete file; [`EvecFile::open`] reads and verifies one;
+//!   [`verify`] checks a file in bounded memory and reports the first problem.
+//! - [`EvecFile::open_mmap`] maps a file instead of reading it, so `F32_ROWS` payloads are
+//!   used in place.
+//! - [`save_atomic`] replaces a file so that a crash leaves the old or the new one.
+//!
+//! Reading never panics and never trusts a length from the file: every length is bounded by
+//! the actual file size before anything is allocated. Every byte of a file is covered by a
+//! CRC or by the zero-padding rule, so a corrupted byte is always reported as a typed
+//! [`StorageError`].
+//!
+//! Architecture invariant: storage knows bytes and sections, not graphs or codecs; it never
+//! depends on `edgevec-graph` or `edgevec-quant`, which hand it their sections through plain
+//! byte and f32 slices (via the facade).
+// Unsafe code is confined to `mmap.rs`, one call to `memmap2::Mmap::map`.
+#![deny(unsafe_code)]
 
-/// CRC32 (IEEE) of `bytes`, the checksum every section of an `.evec` file will carry.
+mod atomic;
+mod backend;
+pub mod crash;
+mod error;
+pub mod format;
+mod mmap;
+mod read;
+mod write;
+
+pub use atomic::save_atomic;
+pub use backend::{Backend, FileBackend, MemBackend};
+pub use crash::{CrashBackend, CrashOp, Keep};
+pub use error::{Defect, Region, Result, StorageError};
+pub use format::{FORMAT_VERSION, FormatVersion, SectionKind};
+pub use read::{EvecFile, FileSummary, SectionInfo, f32s_from_le_bytes, verify, verify_bytes};
+pub use write::{Payload, Section, write_file};
+
+/// CRC32 (IEEE, CRC-32/ISO-HDLC) of `bytes`, the checksum every part of an `.evec` file
+/// carries.
 pub fn crc32(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }

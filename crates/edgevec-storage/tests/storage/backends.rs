@@ -1,0 +1,304 @@
+//! One suite, run against every backend: the backend contract, then writing, reopening and
+//! verifying files through it.
+
+use std::io::ErrorKind;
+
+use edgevec_storage::{
+    Backend, CrashBackend, EvecFile, FileBackend, MemBackend, SectionKind, StorageError, verify,
+    write_file,
+};
+
+use crate::{Owned, assert_holds, sections, small_sections};
+
+/// The backend contract of [`Backend`]'s documentation.
+fn contract<B: Backend>(b: &mut B) {
+    assert_eq!(b.len().unwrap(), 0);
+    assert!(b.is_empty().unwrap());
+    b.read_at(0, &mut []).unwrap();
+    // A write past the end zero-fills the gap.
+    b.write_at(4, b"abc").unwrap();
+    assert_eq!(b.len().unwrap(), 7);
+    let mut buf = [9u8; 7];
+    b.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"\0\0\0\0abc");
+    // Overwrite in the middle.
+    b.write_at(5, b"X").unwrap();
+    let mut two = [0u8; 2];
+    b.read_at(5, &mut two).unwrap();
+    assert_eq!(&two, b"Xc");
+    // Reads past the end fail without a short read.
+    let err = b.read_at(6, &mut two).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+    let err = b.read_at(u64::MAX, &mut two).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+    b.read_at(7, &mut []).unwrap();
+    // Truncate, then zero-extend.
+    b.set_len(5).unwrap();
+    assert_eq!(b.len().unwrap(), 5);
+    b.set_len(8).unwrap();
+    let mut all = [1u8; 8];
+    b.read_at(0, &mut all).unwrap();
+    assert_eq!(&all, b"\0\0\0\0a\0\0\0");
+    b.sync().unwrap();
+}
+
+fn round_trips<B: Backend>(b: &mut B) {
+    let cases: Vec<Vec<Owned>> = vec![
+        Vec::new(),
+        vec![Owned::Bytes(SectionKind::PARAMS, Vec::new())],
+        vec![Owned::F32(SectionKind::F32_ROWS, Vec::new())],
+        small_sections(),
+        // Two sections of one kind keep their order; large payloads cross the 64 KiB pieces.
+        vec![
+            Owned::F32(
+                SectionKind::F32_ROWS,
+                (0..40_000).map(|i| i as f32 * 0.25).collect(),
+            ),
+            Owned::Bytes(
+                SectionKind::CODES,
+                (0..100_000).map(|i| (i % 251) as u8).collect(),
+            ),
+            Owned::F32(SectionKind::F32_ROWS, vec![7.0; 3]),
+        ],
+    ];
+    for owned in &cases {
+        let len = write_file(&mut *b, &sections(owned)).unwrap();
+        assert_eq!(b.len().unwrap(), len);
+        let file = EvecFile::open(&*b).unwrap();
+        assert_holds(&file, owned);
+        let summary = verify(&*b).unwrap();
+        assert_eq!(&summary, file.summary());
+        assert_eq!(summary.len, len);
+        assert_eq!(summary.version, edgevec_storage::FORMAT_VERSION);
+    }
+    // The first section of a kind is the one found.
+    let file = EvecFile::open(&*b).unwrap();
+    assert_eq!(file.find(SectionKind::F32_ROWS), Some(0));
+    assert_eq!(file.f32s(SectionKind::F32_ROWS).unwrap().len(), 40_000);
+    assert!(matches!(
+        file.f32s(SectionKind::PARAMS),
+        Err(StorageError::MissingSection {
+            kind: SectionKind::PARAMS
+        })
+    ));
+}
+
+/// Rewriting a backend that held a longer file leaves exactly the new file.
+fn overwrites<B: Backend>(b: &mut B) {
+    let big = vec![Owned::Bytes(SectionKind::CODES, vec![0xEE; 10_000])];
+    write_file(&mut *b, &sections(&big)).unwrap();
+    let small = small_sections();
+    let len = write_file(&mut *b, &sections(&small)).unwrap();
+    assert_eq!(b.len().unwrap(), len);
+    assert_holds(&EvecFile::open(&*b).unwrap(), &small);
+}
+
+/// Damage made through the backend is found by both `verify` and `open`.
+fn detects_damage<B: Backend>(b: &mut B) {
+    let owned = small_sections();
+    let len = write_file(&mut *b, &sections(&owned)).unwrap();
+    let file = EvecFile::open(&*b).unwrap();
+    let target = file.sections()[1].offset + 3; // inside the F32_ROWS payload
+    let mut byte = [0u8];
+    b.read_at(target, &mut byte).unwrap();
+    b.write_at(target, &[byte[0] ^ 0x10]).unwrap();
+    for err in [verify(&*b).unwrap_err(), EvecFile::open(&*b).unwrap_err()] {
+        assert!(
+            matches!(
+                err,
+                StorageError::Corrupted {
+                    section: edgevec_storage::Region::Section {
+                        index: 1,
+                        kind: SectionKind::F32_ROWS
+                    },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    b.write_at(target, &byte).unwrap();
+    verify(&*b).unwrap();
+    b.set_len(len - 1).unwrap();
+    assert!(
+        matches!(verify(&*b), Err(StorageError::Truncated { expected, found })
+        if expected == len && found == len - 1)
+    );
+    b.set_len(0).unwrap();
+    assert!(matches!(
+        verify(&*b),
+        Err(StorageError::Truncated {
+            expected: 64,
+            found: 0
+        })
+    ));
+}
+
+/// A file written through one backend opens from the bytes in any other.
+fn bytes_are_portable<B: Backend>(b: &mut B) {
+    let owned = small_sections();
+    let len = write_file(&mut *b, &sections(&owned)).unwrap();
+    let mut bytes = vec![0u8; len as usize];
+    b.read_at(0, &mut bytes).unwrap();
+    assert_eq!(
+        bytes,
+        crate::file_bytes(&owned),
+        "the writer is deterministic"
+    );
+    assert_holds(&EvecFile::from_bytes(&bytes).unwrap(), &owned);
+    assert_holds(
+        &EvecFile::open(&MemBackend::from_vec(bytes)).unwrap(),
+        &owned,
+    );
+}
+
+macro_rules! backend_suite {
+    ($($name:ident => $make:expr;)*) => {$(
+        mod $name {
+            use super::*;
+
+            /// A fresh, empty backend and whatever must live as long as it.
+            #[allow(clippy::redundant_closure_call)]
+            fn fresh() -> (impl Backend, Option<tempfile::TempDir>) {
+                ($make)()
+            }
+
+            #[test]
+            fn backend_contract() {
+                let (mut b, _guard) = fresh();
+                contract(&mut b);
+            }
+
+            #[test]
+            fn round_trip() {
+                let (mut b, _guard) = fresh();
+                round_trips(&mut b);
+            }
+
+            #[test]
+            fn overwrite_longer_file() {
+                let (mut b, _guard) = fresh();
+                overwrites(&mut b);
+            }
+
+            #[test]
+            fn damage_is_detected() {
+                let (mut b, _guard) = fresh();
+                detects_damage(&mut b);
+            }
+
+            #[test]
+            fn bytes_are_portable_between_backends() {
+                let (mut b, _guard) = fresh();
+                bytes_are_portable(&mut b);
+            }
+        }
+    )*};
+}
+
+backend_suite! {
+    memory => || (MemBackend::new(), None);
+    crash => || (CrashBackend::new(), None);
+    file => || {
+        let dir = tempfile::tempdir().unwrap();
+        let b = FileBackend::create(dir.path().join("suite.evec")).unwrap();
+        (b, Some(dir))
+    };
+}
+
+#[test]
+fn file_backend_reopens_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.evec");
+    let owned = small_sections();
+    write_file(&mut FileBackend::create(&path).unwrap(), &sections(&owned)).unwrap();
+    assert_holds(
+        &EvecFile::open(&FileBackend::open_read_only(&path).unwrap()).unwrap(),
+        &owned,
+    );
+    let mut ro = FileBackend::open_read_only(&path).unwrap();
+    assert!(
+        ro.write_at(0, b"x").is_err(),
+        "read-only handles refuse writes"
+    );
+    assert!(
+        FileBackend::create_new(&path).is_err(),
+        "create_new refuses an existing file"
+    );
+    verify(&FileBackend::open(&path).unwrap()).unwrap();
+}
+
+#[test]
+fn writer_refuses_invalid_sections() {
+    let mut b = MemBackend::new();
+    let err = write_file(
+        &mut b,
+        &[edgevec_storage::Section::bytes(SectionKind(0), b"")],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, StorageError::InvalidSection { index: 0, .. }),
+        "{err}"
+    );
+    let rows = [
+        edgevec_storage::Section::bytes(SectionKind::PARAMS, b""),
+        edgevec_storage::Section::bytes(SectionKind::F32_ROWS, b"abcde"),
+    ];
+    let err = write_file(&mut b, &rows).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StorageError::InvalidSection {
+                index: 1,
+                kind: SectionKind::F32_ROWS,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        b.len().unwrap(),
+        0,
+        "nothing is written when the input is invalid"
+    );
+}
+
+#[test]
+fn memory_mapped_files_serve_rows_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mapped.evec");
+    let owned = small_sections();
+    edgevec_storage::save_atomic(&path, &sections(&owned)).unwrap();
+    let file = EvecFile::open_mmap(&path).unwrap();
+    assert!(file.is_mapped());
+    assert_holds(&file, &owned);
+    assert_eq!(file.as_bytes(), crate::file_bytes(&owned).as_slice());
+    // A save while the map is open replaces the file by rename; the map keeps the old bytes.
+    let newer = vec![Owned::F32(SectionKind::F32_ROWS, vec![9.0; 32])];
+    edgevec_storage::save_atomic(&path, &sections(&newer)).unwrap();
+    assert_holds(&file, &owned);
+    assert_holds(&EvecFile::open_mmap(&path).unwrap(), &newer);
+    // Damage and truncation are found through the map as well.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 4;
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(matches!(
+        EvecFile::open_mmap(&path),
+        Err(StorageError::Corrupted { .. })
+    ));
+    std::fs::write(&path, &bytes[..100]).unwrap();
+    assert!(matches!(
+        EvecFile::open_mmap(&path),
+        Err(StorageError::Truncated { found: 100, .. })
+    ));
+    std::fs::write(&path, b"").unwrap();
+    assert!(matches!(
+        EvecFile::open_mmap(&path),
+        Err(StorageError::Truncated { found: 0, .. })
+    ));
+    assert!(matches!(
+        EvecFile::open_mmap(dir.path().join("missing")),
+        Err(StorageError::Io(_))
+    ));
+}
