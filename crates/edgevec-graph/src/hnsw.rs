@@ -387,13 +387,7 @@ impl<S: VectorStore> Hnsw<S> {
         }
         let ef = ef.max(k);
         Ok(self.pool.with(|s| {
-            let mut cur = Cand {
-                dist: self.store.distance(&q, ep),
-                slot: ep,
-            };
-            for level in (1..=top).rev() {
-                cur = self.greedy(&q, cur, level, s);
-            }
+            let cur = self.descend(&q, ep, top, 0, s);
             let accept = |slot: u32| {
                 !self.deleted[slot as usize] && filter.is_none_or(|f| f(self.ids[slot as usize]))
             };
@@ -560,13 +554,7 @@ impl<S: VectorStore> Hnsw<S> {
             }
         }
         let Some((ep, top)) = entry else { return };
-        let mut cur = Cand {
-            dist: self.store.distance(&query, ep),
-            slot: ep,
-        };
-        for l in (level + 1..=top).rev() {
-            cur = self.greedy(&query, cur, l, s);
-        }
+        let cur = self.descend(&query, ep, top, level, s);
         let mut eps = vec![cur];
         // Tombstones route the search but are not chosen as neighbours: compaction would only
         // have to replace them.
@@ -755,13 +743,7 @@ impl<S: VectorStore> Hnsw<S> {
             return false;
         };
         let query = self.store.node_query(q);
-        let mut cur = Cand {
-            dist: self.store.distance(&query, ep),
-            slot: ep,
-        };
-        for l in (1..=top).rev() {
-            cur = self.greedy(&query, cur, l, s);
-        }
+        let cur = self.descend(&query, ep, top, 0, s);
         let accept = |x: u32| x != q && self.is_anchored(x);
         let found = self
             .search_layer(
@@ -775,6 +757,19 @@ impl<S: VectorStore> Hnsw<S> {
             )
             .to_vec();
         self.anchor_among(q, &found) || self.anchor_anywhere(q)
+    }
+
+    /// Greedy descent from the entry point `ep` on layer `top` down to layer `to + 1`: the
+    /// node to start layer `to` from.
+    fn descend(&self, q: &S::Query<'_>, ep: u32, top: usize, to: usize, s: &mut Scratch) -> Cand {
+        let mut cur = Cand {
+            dist: self.store.distance(q, ep),
+            slot: ep,
+        };
+        for level in (to + 1..=top).rev() {
+            cur = self.greedy(q, cur, level, s);
+        }
+        cur
     }
 
     /// Greedy walk on an upper layer: move to the nearest neighbour while it improves.
@@ -1028,13 +1023,7 @@ impl<S: VectorStore> Hnsw<S> {
             return;
         };
         let query = self.store.node_query(u);
-        let mut cur = Cand {
-            dist: self.store.distance(&query, ep),
-            slot: ep,
-        };
-        for l in (1..=top).rev() {
-            cur = self.greedy(&query, cur, l, s);
-        }
+        let cur = self.descend(&query, ep, top, 0, s);
         let accept = |x: u32| x != u;
         let found = self
             .search_layer(
