@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 use rayon::prelude::*;
 
 use crate::links::{Links, MAX_LEVEL, NONE};
+use crate::parts::GraphParts;
 use crate::scratch::{Cand, Scratch, ScratchPool};
 use crate::store::{F32Store, VectorStore};
 use crate::{GraphError, HnswParams, Metric, Neighbor, check_vector};
@@ -492,6 +493,143 @@ impl<S: VectorStore> Hnsw<S> {
         self.pool.clear();
         self.reanchor();
         removed
+    }
+
+    /// The graph's state as plain arrays (see [`GraphParts`]); the vectors stay in the store.
+    pub fn to_parts(&self) -> GraphParts {
+        let n = self.links.len();
+        let mut lists = Vec::new();
+        let mut buf = Vec::new();
+        for slot in 0..n as u32 {
+            for level in 0..=self.links.level(slot) {
+                self.links.read_into(slot, level, &mut buf);
+                lists.push(buf.len() as u32);
+                lists.extend_from_slice(&buf);
+            }
+        }
+        GraphParts {
+            m: self.params.m as u32,
+            levels: (0..n as u32).map(|s| self.links.level(s) as u8).collect(),
+            lists,
+            anchors: (0..n as u32).map(|s| self.links.anchor(s)).collect(),
+            chains: (0..n as u32).map(|s| self.links.chain(s)).collect(),
+            entry: unpack(self.entry.load(Acquire)).map(|(slot, _)| slot),
+            ids: self.ids.clone(),
+            deleted: self.deleted.clone(),
+            rng_state: self.rng.0,
+        }
+    }
+
+    /// Rebuilds a graph from [`Hnsw::to_parts`] output over a store holding the same slots.
+    /// Everything is checked first: lengths, slot ranges, list sizes and layers, the entry
+    /// point, anchors, and that no id is live twice; any inconsistency is
+    /// [`GraphError::InvalidParts`], never a panic or a graph that could misbehave later.
+    pub fn from_parts(store: S, params: HnswParams, parts: GraphParts) -> Result<Self, GraphError> {
+        let bad = |what: String| Err(GraphError::InvalidParts(what));
+        params.validate()?;
+        if store.dim() == 0 {
+            return bad("the store has 0 dimensions".into());
+        }
+        if parts.m as usize != params.m {
+            return bad(format!(
+                "lists were built with M = {}, parameters say {}",
+                parts.m, params.m
+            ));
+        }
+        let n = store.len();
+        for (name, len) in [
+            ("levels", parts.levels.len()),
+            ("anchors", parts.anchors.len()),
+            ("chains", parts.chains.len()),
+            ("ids", parts.ids.len()),
+            ("tombstones", parts.deleted.len()),
+        ] {
+            if len != n {
+                return bad(format!("{name} has {len} entries for {n} stored vectors"));
+            }
+        }
+        if u32::try_from(n).map_or(true, |n| n == u32::MAX) {
+            return Err(GraphError::CapacityExceeded);
+        }
+        let mut links = Links::new(params.m);
+        links.reserve(n);
+        for (slot, &level) in parts.levels.iter().enumerate() {
+            if usize::from(level) > MAX_LEVEL {
+                return bad(format!(
+                    "slot {slot} is on layer {level}, above {MAX_LEVEL}"
+                ));
+            }
+            links.push(usize::from(level));
+        }
+        let mut words = parts.lists.iter().copied();
+        let mut list = Vec::new();
+        for slot in 0..n as u32 {
+            for level in 0..=links.level(slot) {
+                let Some(count) = words.next() else {
+                    return bad(format!("neighbour lists end early, at slot {slot}"));
+                };
+                if count as usize > links.cap(level) {
+                    return bad(format!(
+                        "slot {slot} has {count} neighbours on layer {level}"
+                    ));
+                }
+                list.clear();
+                for _ in 0..count {
+                    let Some(v) = words.next() else {
+                        return bad(format!("neighbour lists end early, at slot {slot}"));
+                    };
+                    if v as usize >= n || links.level(v) < level {
+                        return bad(format!("slot {slot} links to {v} on layer {level}"));
+                    }
+                    list.push(v);
+                }
+                links.write(slot, level, &list);
+            }
+        }
+        if words.next().is_some() {
+            return bad("neighbour lists hold more words than the layers need".into());
+        }
+        for slot in 0..n as u32 {
+            for (what, v) in [
+                ("anchor", parts.anchors[slot as usize]),
+                ("chain", parts.chains[slot as usize]),
+            ] {
+                if v != NONE && v as usize >= n {
+                    return bad(format!("slot {slot} has {what} {v}"));
+                }
+            }
+            links.set_anchor(slot, parts.anchors[slot as usize]);
+            links.set_chain(slot, parts.chains[slot as usize]);
+        }
+        let top = parts.levels.iter().copied().max().map(usize::from);
+        let entry = match (parts.entry, top) {
+            (None, None) => EMPTY,
+            (Some(e), Some(top)) if (e as usize) < n && links.level(e) == top => pack(e, top),
+            (e, _) => return bad(format!("entry point {e:?} is not a slot on the top layer")),
+        };
+        let mut map = HashMap::with_capacity(n);
+        let mut n_deleted = 0;
+        for (slot, (&id, &dead)) in parts.ids.iter().zip(&parts.deleted).enumerate() {
+            if dead {
+                n_deleted += 1;
+            } else if map.insert(id, slot as u32).is_some() {
+                return bad(format!("id {id} is live in two slots"));
+            }
+        }
+        Ok(Self {
+            ml: 1.0 / (params.m as f64).ln(),
+            links,
+            store,
+            ids: parts.ids,
+            map,
+            deleted: parts.deleted,
+            n_deleted,
+            entry: AtomicU64::new(entry),
+            entry_lock: Mutex::new(()),
+            rng: SplitMix64(parts.rng_state),
+            pool: ScratchPool::default(),
+            params,
+        })
     }
 
     // ---------------------------------------------------------------------------------------

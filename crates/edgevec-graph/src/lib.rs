@@ -67,10 +67,12 @@
 
 mod hnsw;
 mod links;
+mod parts;
 mod scratch;
 mod store;
 
 pub use hnsw::{GraphStats, Hnsw};
+pub use parts::GraphParts;
 pub use store::{F32Store, VectorStore};
 
 /// The distances the graph (through its store) can compute: EdgeVec's one metric enum.
@@ -151,6 +153,9 @@ pub enum GraphError {
         /// Why it was rejected.
         source: Box<GraphError>,
     },
+    /// Graph data handed to `Hnsw::from_parts` is inconsistent (damaged or forged).
+    #[error("damaged graph data: {0}")]
+    InvalidParts(String),
     /// The vector store refused a vector (its message says why).
     #[error("the vector store rejected the vector: {0}")]
     StoreRejected(String),

@@ -87,6 +87,32 @@ impl F32Store {
         })
     }
 
+    /// A store over rows saved earlier (`rows.len()` must be a multiple of `dim`; rows as
+    /// [`F32Store::row`] returns them, so normalized under cosine). Non-finite values are
+    /// refused: they can only come from a damaged source.
+    pub fn from_rows(dim: usize, metric: Metric, rows: Vec<f32>) -> Result<Self, GraphError> {
+        let mut store = Self::new(dim, metric)?;
+        if !rows.len().is_multiple_of(dim) {
+            return Err(GraphError::InvalidParts(format!(
+                "{} row values do not divide into {dim}-dimensional rows",
+                rows.len()
+            )));
+        }
+        if let Some((position, &value)) = rows.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(GraphError::NonFinite { position, value });
+        }
+        if rows.len() / dim >= u32::MAX as usize {
+            return Err(GraphError::CapacityExceeded);
+        }
+        store.data = rows;
+        Ok(store)
+    }
+
+    /// All rows, row-major (what [`F32Store::from_rows`] takes back).
+    pub fn rows(&self) -> &[f32] {
+        &self.data
+    }
+
     /// Pins the distance kernels to one SIMD backend (benchmarks and tests); `None` when this
     /// machine cannot run it.
     pub fn with_backend(mut self, backend: Backend) -> Option<Self> {
