@@ -46,6 +46,7 @@
 #![forbid(unsafe_code)]
 
 mod pending;
+mod persist;
 mod quantized;
 
 use edgevec_graph::{F32Store, GraphError, Hnsw, HnswParams};
@@ -126,6 +127,17 @@ pub enum Error {
         /// The setting.
         name: &'static str,
         /// What is allowed.
+        reason: String,
+    },
+    /// From the storage layer: I/O, checksums, truncation, versions.
+    #[error(transparent)]
+    Storage(#[from] edgevec_storage::StorageError),
+    /// A section's checksum is right but its contents are inconsistent.
+    #[error("damaged index file: {section} section: {reason}")]
+    Format {
+        /// Which section.
+        section: &'static str,
+        /// What is wrong with it.
         reason: String,
     },
     /// The quantization cannot compute the metric.

@@ -126,6 +126,38 @@ impl Pending {
         self.rows = rows;
     }
 
+    pub(crate) fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
+    pub(crate) fn rows(&self) -> &[f32] {
+        &self.rows
+    }
+
+    /// Takes saved vectors back, checking them as inserts would (values, unique ids).
+    pub(crate) fn load(&mut self, ids: Vec<u64>, rows: Vec<f32>) -> Result<(), crate::Error> {
+        if Some(rows.len()) != ids.len().checked_mul(self.dim) {
+            return Err(crate::Error::Format {
+                section: "rows",
+                reason: format!("{} values for {} ids", rows.len(), ids.len()),
+            });
+        }
+        for row in rows.chunks_exact(self.dim) {
+            check_vector(row, self.dim, self.metric)?;
+        }
+        let map: HashMap<u64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        if map.len() != ids.len() {
+            return Err(crate::Error::Format {
+                section: "id map",
+                reason: "an id appears twice".into(),
+            });
+        }
+        self.ids = ids;
+        self.rows = rows;
+        self.map = map;
+        Ok(())
+    }
+
     /// Exact search by brute force, nearest first, ties by id.
     pub(crate) fn search(
         &self,

@@ -24,6 +24,45 @@ impl<Q: Quantizer> CodeStore<Q> {
         }
     }
 
+    /// A store over saved codes and rows (same slot order; rows as [`CodeStore::rows`] returns
+    /// them).
+    pub(crate) fn from_parts(
+        quantizer: Q,
+        codes: Codes<Q::Elem>,
+        rows: Vec<f32>,
+    ) -> Result<Self, crate::Error> {
+        if Some(rows.len()) != codes.len().checked_mul(quantizer.dim()) {
+            return Err(crate::Error::Format {
+                section: "rows",
+                reason: format!("{} values for {} codes", rows.len(), codes.len()),
+            });
+        }
+        if rows.iter().any(|x| !x.is_finite()) {
+            return Err(crate::Error::Format {
+                section: "rows",
+                reason: "a value is NaN or infinite".into(),
+            });
+        }
+        Ok(Self {
+            quantizer,
+            codes,
+            rows,
+        })
+    }
+
+    pub(crate) fn quantizer(&self) -> &Q {
+        &self.quantizer
+    }
+
+    pub(crate) fn codes(&self) -> &Codes<Q::Elem> {
+        &self.codes
+    }
+
+    /// All rows, row-major.
+    pub(crate) fn rows(&self) -> &[f32] {
+        &self.rows
+    }
+
     /// The f32 row of `slot` (normalized under cosine).
     pub(crate) fn row(&self, slot: u32) -> Option<&[f32]> {
         let dim = self.quantizer.dim();

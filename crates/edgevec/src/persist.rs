@@ -1,0 +1,476 @@
+//! Saving an [`Index`] as an `.evec` file and opening it again.
+//!
+//! `edgevec-storage` frames, checksums and publishes the sections atomically; this module
+//! defines what the facade's sections contain (docs/FORMAT.md, "Sections of an index") and
+//! checks every field on the way back in, so a file whose checksums pass but whose contents are
+//! inconsistent is a typed error too, never a panic or an index with wrong data.
+
+use std::path::Path;
+
+use edgevec_graph::{F32Store, GraphParts, Hnsw, HnswParams, VectorStore};
+use edgevec_quant::{Binary, Codes, Quantizer, ScalarI8, ScalarU8};
+use edgevec_simd::Metric;
+use edgevec_storage::{
+    EvecFile, FileBackend, MemBackend, Section, SectionKind, StorageError, save_atomic, write_file,
+};
+
+use crate::pending::Pending;
+use crate::quantized::CodeStore;
+use crate::{Config, Engine, Error, Index, Quantization};
+
+/// Version of the PARAMS payload layout.
+const PARAMS_VERSION: u32 = 1;
+/// Length of the PARAMS payload.
+const PARAMS_LEN: usize = 48;
+/// Fixed part of the GRAPH_ADJACENCY payload, before the per-node arrays.
+const GRAPH_HEADER_LEN: usize = 32;
+const NONE: u32 = u32::MAX;
+
+fn quantization_tag(q: Quantization) -> u8 {
+    match q {
+        Quantization::None => 0,
+        Quantization::U8 => 1,
+        Quantization::I8 => 2,
+        Quantization::Binary => 3,
+    }
+}
+
+fn quantization_from_tag(tag: u8) -> Option<Quantization> {
+    [
+        Quantization::None,
+        Quantization::U8,
+        Quantization::I8,
+        Quantization::Binary,
+    ]
+    .into_iter()
+    .find(|q| quantization_tag(*q) == tag)
+}
+
+fn format_error(section: &'static str, reason: impl Into<String>) -> Error {
+    Error::Format {
+        section,
+        reason: reason.into(),
+    }
+}
+
+/// A little-endian reader over one section that reports short data as a format error.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    section: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    fn new(section: &'static str, bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            at: 0,
+            section,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|e| *e <= self.bytes.len())
+            .ok_or_else(|| {
+                format_error(self.section, format!("ends at byte {}", self.bytes.len()))
+            })?;
+        let s = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8, Error> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, Error> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, Error> {
+        let b = self.take(8)?;
+        Ok(u64::from_le_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]))
+    }
+
+    fn u32s(&mut self, n: usize) -> Result<Vec<u32>, Error> {
+        let bytes = self.take(n.saturating_mul(4))?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    fn end(&self) -> Result<(), Error> {
+        if self.at == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(format_error(
+                self.section,
+                format!("{} bytes left over", self.bytes.len() - self.at),
+            ))
+        }
+    }
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn params_bytes(c: &Config, graph_built: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(PARAMS_LEN);
+    put_u32(&mut out, PARAMS_VERSION);
+    put_u32(&mut out, c.dim as u32);
+    out.push(c.metric.tag());
+    out.push(quantization_tag(c.quantization));
+    out.push(u8::from(graph_built));
+    out.push(0);
+    put_u32(&mut out, c.params.m as u32);
+    put_u32(&mut out, c.params.ef_construction as u32);
+    put_u32(&mut out, c.params.ef_search as u32);
+    put_u32(&mut out, c.oversample as u32);
+    put_u32(&mut out, c.train_size as u32);
+    put_u64(&mut out, c.params.seed);
+    put_u64(&mut out, 0); // reserved
+    debug_assert_eq!(out.len(), PARAMS_LEN);
+    out
+}
+
+/// What the PARAMS section says.
+struct Params {
+    config: Config,
+    graph_built: bool,
+}
+
+fn read_params(bytes: &[u8]) -> Result<Params, Error> {
+    let mut r = Reader::new("params", bytes);
+    let version = r.u32()?;
+    if version != PARAMS_VERSION {
+        return Err(format_error(
+            "params",
+            format!("layout version {version}; this build reads {PARAMS_VERSION}"),
+        ));
+    }
+    let dim = r.u32()? as usize;
+    let metric_tag = r.u8()?;
+    let quant_tag = r.u8()?;
+    let built = r.u8()?;
+    let reserved = r.u8()?;
+    let m = r.u32()? as usize;
+    let ef_construction = r.u32()? as usize;
+    let ef_search = r.u32()? as usize;
+    let oversample = r.u32()? as usize;
+    let train_size = r.u32()? as usize;
+    let seed = r.u64()?;
+    let reserved_tail = r.u64()?;
+    r.end()?;
+    let metric = Metric::from_tag(metric_tag)
+        .ok_or_else(|| format_error("params", format!("unknown metric tag {metric_tag}")))?;
+    let quantization = quantization_from_tag(quant_tag)
+        .ok_or_else(|| format_error("params", format!("unknown quantization tag {quant_tag}")))?;
+    if built > 1 || reserved != 0 || reserved_tail != 0 {
+        return Err(format_error("params", "invalid flag bytes"));
+    }
+    // The builder's own checks decide what a valid configuration is.
+    let built_index = Index::builder()
+        .dimensions(dim)
+        .metric(metric)
+        .quantization(quantization)
+        .m(m)
+        .ef_construction(ef_construction)
+        .ef_search(ef_search)
+        .seed(seed)
+        .oversample(oversample)
+        .train_size(train_size)
+        .build()
+        .map_err(|e| format_error("params", e.to_string()))?;
+    let mut config = built_index.config;
+    config.threads = 0;
+    Ok(Params {
+        config,
+        graph_built: built == 1 || quantization == Quantization::None,
+    })
+}
+
+fn graph_bytes(p: &GraphParts) -> Vec<u8> {
+    let n = p.levels.len();
+    let mut out = Vec::with_capacity(GRAPH_HEADER_LEN + n * 13 + p.lists.len() * 4);
+    put_u64(&mut out, n as u64);
+    put_u32(&mut out, p.m);
+    put_u32(&mut out, p.entry.unwrap_or(NONE));
+    put_u64(&mut out, p.lists.len() as u64);
+    put_u64(&mut out, p.rng_state);
+    out.extend_from_slice(&p.levels);
+    out.resize(out.len().next_multiple_of(4), 0);
+    for v in p.anchors.iter().chain(&p.chains).chain(&p.lists) {
+        put_u32(&mut out, *v);
+    }
+    out
+}
+
+fn ids_bytes(ids: &[u64]) -> Vec<u8> {
+    ids.iter().flat_map(|id| id.to_le_bytes()).collect()
+}
+
+fn read_ids(bytes: &[u8], n: usize) -> Result<Vec<u64>, Error> {
+    if Some(bytes.len()) != n.checked_mul(8) {
+        return Err(format_error(
+            "id map",
+            format!("{} bytes for {n} vectors", bytes.len()),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect())
+}
+
+fn tombstone_bytes(deleted: &[bool]) -> Vec<u8> {
+    let mut out = vec![0u8; deleted.len().div_ceil(8)];
+    for (i, _) in deleted.iter().enumerate().filter(|(_, d)| **d) {
+        out[i / 8] |= 1 << (i % 8);
+    }
+    out
+}
+
+fn read_tombstones(bytes: &[u8], n: usize) -> Result<Vec<bool>, Error> {
+    if bytes.len() != n.div_ceil(8) {
+        return Err(format_error(
+            "tombstones",
+            format!("{} bytes for {n} vectors", bytes.len()),
+        ));
+    }
+    let deleted: Vec<bool> = (0..n).map(|i| bytes[i / 8] & (1 << (i % 8)) != 0).collect();
+    let spare = bytes.len() * 8 - n;
+    if spare > 0 && bytes[bytes.len() - 1] >> (8 - spare) != 0 {
+        return Err(format_error("tombstones", "bits set past the last vector"));
+    }
+    Ok(deleted)
+}
+
+fn read_graph(bytes: &[u8], ids: Vec<u64>, deleted: Vec<bool>) -> Result<GraphParts, Error> {
+    let mut r = Reader::new("graph", bytes);
+    let n64 = r.u64()?;
+    let m = r.u32()?;
+    let entry = r.u32()?;
+    let words = r.u64()?;
+    let rng_state = r.u64()?;
+    let n = usize::try_from(n64).map_err(|_| format_error("graph", "node count too large"))?;
+    if n != ids.len() {
+        return Err(format_error(
+            "graph",
+            format!("{n} nodes but {} ids", ids.len()),
+        ));
+    }
+    // Every length is bounded by the payload before anything is allocated from it.
+    let levels = r.take(n)?.to_vec();
+    r.take(n.next_multiple_of(4) - n)?;
+    let anchors = r.u32s(n)?;
+    let chains = r.u32s(n)?;
+    let words =
+        usize::try_from(words).map_err(|_| format_error("graph", "list length too large"))?;
+    let lists = r.u32s(words)?;
+    r.end()?;
+    Ok(GraphParts {
+        m,
+        levels,
+        lists,
+        anchors,
+        chains,
+        entry: (entry != NONE).then_some(entry),
+        ids,
+        deleted,
+        rng_state,
+    })
+}
+
+fn check_rows(rows: &[f32], n: usize, dim: usize) -> Result<(), Error> {
+    if Some(rows.len()) != n.checked_mul(dim) {
+        return Err(format_error(
+            "rows",
+            format!("{} values for {n} vectors of {dim} dimensions", rows.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// The owned payloads of an index's sections (rows are borrowed from the index).
+struct Payloads<'a> {
+    params: Vec<u8>,
+    rows: &'a [f32],
+    ids: Vec<u8>,
+    graph: Option<(Vec<u8>, Vec<u8>)>,
+    codec: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Payloads<'_> {
+    fn sections(&self) -> Vec<Section<'_>> {
+        let mut s = vec![
+            Section::bytes(SectionKind::PARAMS, &self.params),
+            Section::f32(SectionKind::F32_ROWS, self.rows),
+            Section::bytes(SectionKind::ID_MAP, &self.ids),
+        ];
+        if let Some((graph, tombstones)) = &self.graph {
+            s.push(Section::bytes(SectionKind::GRAPH_ADJACENCY, graph));
+            s.push(Section::bytes(SectionKind::TOMBSTONES, tombstones));
+        }
+        if let Some((params, codes)) = &self.codec {
+            s.push(Section::bytes(SectionKind::CODEC_PARAMS, params));
+            s.push(Section::bytes(SectionKind::CODES, codes));
+        }
+        s
+    }
+}
+
+fn graph_payloads<S: VectorStore>(g: &Hnsw<S>) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let parts = g.to_parts();
+    (
+        graph_bytes(&parts),
+        tombstone_bytes(&parts.deleted),
+        ids_bytes(&parts.ids),
+    )
+}
+
+fn code_payloads<Q: Quantizer>(g: &Hnsw<CodeStore<Q>>) -> (Vec<u8>, Vec<u8>) {
+    (
+        g.store().quantizer().params_to_bytes(),
+        g.store().codes().to_bytes(),
+    )
+}
+
+impl Index {
+    fn payloads(&self) -> Payloads<'_> {
+        let c = &self.config;
+        macro_rules! graph {
+            ($g:expr, $rows:expr, $codec:expr) => {{
+                let (graph, tombstones, ids) = graph_payloads($g);
+                Payloads {
+                    params: params_bytes(c, true),
+                    rows: $rows,
+                    ids,
+                    graph: Some((graph, tombstones)),
+                    codec: $codec,
+                }
+            }};
+        }
+        match &self.engine {
+            Engine::Pending(p) => Payloads {
+                params: params_bytes(c, false),
+                rows: p.rows(),
+                ids: ids_bytes(p.ids()),
+                graph: None,
+                codec: None,
+            },
+            Engine::F32(g) => graph!(g, g.store().rows(), None),
+            Engine::U8(g) => graph!(g, g.store().rows(), Some(code_payloads(g))),
+            Engine::I8(g) => graph!(g, g.store().rows(), Some(code_payloads(g))),
+            Engine::Binary(g) => graph!(g, g.store().rows(), Some(code_payloads(g))),
+        }
+    }
+
+    /// Saves the index to `path` atomically: a complete new file replaces the old one, or the
+    /// old one stays (temp file, fsync, rename, directory fsync). Returns the file's size.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<u64, Error> {
+        let payloads = self.payloads();
+        Ok(save_atomic(path, &payloads.sections())?)
+    }
+
+    /// The index as the bytes of a complete `.evec` file (what [`Index::save`] writes).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        let payloads = self.payloads();
+        let mut backend = MemBackend::new();
+        write_file(&mut backend, &payloads.sections())?;
+        Ok(backend.into_vec())
+    }
+
+    /// Opens an index saved with [`Index::save`]. Every checksum is verified and every field
+    /// checked; a damaged file is an [`Error::Storage`] or [`Error::Format`] naming what is
+    /// wrong.
+    pub fn open(path: impl AsRef<Path>) -> Result<Index, Error> {
+        let backend = FileBackend::open_read_only(path).map_err(StorageError::from)?;
+        Self::from_file(&EvecFile::open(&backend)?)
+    }
+
+    /// Opens an index from the bytes of an `.evec` file (see [`Index::to_bytes`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Index, Error> {
+        Self::from_file(&EvecFile::from_bytes(bytes)?)
+    }
+
+    fn from_file(file: &EvecFile) -> Result<Index, Error> {
+        let required = |kind: SectionKind, name: &'static str| {
+            file.payload(kind)
+                .ok_or_else(|| format_error(name, "the section is missing"))
+        };
+        let params_raw = required(SectionKind::PARAMS, "params")?;
+        let Params {
+            config,
+            graph_built,
+        } = read_params(params_raw)?;
+        let rows = file.f32s(SectionKind::F32_ROWS)?.into_owned();
+        let dim = config.dim;
+        if !rows.len().is_multiple_of(dim) {
+            return Err(format_error("rows", "not a whole number of rows"));
+        }
+        let n = rows.len() / dim;
+        let ids = read_ids(required(SectionKind::ID_MAP, "id map")?, n)?;
+        if !graph_built {
+            let mut pending = Pending::new(dim, config.metric);
+            pending.load(ids, rows)?;
+            return Ok(Index {
+                config,
+                engine: Engine::Pending(pending),
+            });
+        }
+        let deleted = read_tombstones(required(SectionKind::TOMBSTONES, "tombstones")?, n)?;
+        let parts = read_graph(
+            required(SectionKind::GRAPH_ADJACENCY, "graph")?,
+            ids,
+            deleted,
+        )?;
+        let params: HnswParams = config.params;
+        let engine = match config.quantization {
+            Quantization::None => {
+                let store = F32Store::from_rows(dim, config.metric, rows)?;
+                Engine::F32(Hnsw::from_parts(store, params, parts)?)
+            }
+            Quantization::U8 => Engine::U8(coded::<ScalarU8>(file, &config, rows, parts)?),
+            Quantization::I8 => Engine::I8(coded::<ScalarI8>(file, &config, rows, parts)?),
+            Quantization::Binary => Engine::Binary(coded::<Binary>(file, &config, rows, parts)?),
+        };
+        Ok(Index { config, engine })
+    }
+}
+
+fn coded<Q: Quantizer>(
+    file: &EvecFile,
+    config: &Config,
+    rows: Vec<f32>,
+    parts: GraphParts,
+) -> Result<Hnsw<CodeStore<Q>>, Error> {
+    let codec = file
+        .payload(SectionKind::CODEC_PARAMS)
+        .ok_or_else(|| format_error("codec params", "the section is missing"))?;
+    let q = Q::params_from_bytes(codec)?;
+    if q.dim() != config.dim || q.metric() != config.metric {
+        return Err(format_error(
+            "codec params",
+            "dimensions or metric differ from the index parameters",
+        ));
+    }
+    let codes_raw = file
+        .payload(SectionKind::CODES)
+        .ok_or_else(|| format_error("codes", "the section is missing"))?;
+    let codes = Codes::from_bytes(&q, codes_raw)?;
+    check_rows(&rows, codes.len(), config.dim)?;
+    let store = CodeStore::from_parts(q, codes, rows)?;
+    Ok(Hnsw::from_parts(store, config.params, parts)?)
+}

@@ -1,0 +1,160 @@
+//! Save and open: identical answers after a round trip for every kind of index, and damaged
+//! files (checksums or contents) are typed errors, never panics.
+
+use edgevec::{Error, Index, Metric, Quantization};
+use edgevec_testdata::clustered;
+
+const DIM: usize = 12;
+
+fn index(
+    metric: Metric,
+    quantization: Quantization,
+    n: usize,
+    train_size: usize,
+) -> (Index, Vec<f32>) {
+    let mut rows = clustered(5, n + 20, DIM, 6, 1.0, 4.0);
+    let queries = rows.split_off(n * DIM);
+    let mut index = Index::builder()
+        .dimensions(DIM)
+        .metric(metric)
+        .quantization(quantization)
+        .train_size(train_size)
+        .seed(11)
+        .threads(1)
+        .build()
+        .unwrap();
+    let ids: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
+    index.insert_batch(&ids, &rows).unwrap();
+    for id in ids.iter().step_by(7) {
+        index.delete(*id);
+    }
+    (index, queries)
+}
+
+fn same_answers(a: &Index, b: &Index, queries: &[f32]) {
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a.deleted_len(), b.deleted_len());
+    assert_eq!(a.stats().graph_built, b.stats().graph_built);
+    for q in queries.chunks_exact(DIM) {
+        assert_eq!(a.search(q, 10).unwrap(), b.search(q, 10).unwrap());
+    }
+}
+
+#[test]
+fn every_kind_of_index_round_trips_through_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (Metric::L2, Quantization::None, 500),
+        (Metric::Cosine, Quantization::None, 500),
+        (Metric::Dot, Quantization::None, 500),
+        (Metric::L2, Quantization::U8, 500),
+        (Metric::Cosine, Quantization::I8, 500),
+        (Metric::Dot, Quantization::I8, 500),
+        (Metric::L2, Quantization::Binary, 500),
+        (Metric::L2, Quantization::U8, 5_000), // still collecting: not trained yet
+    ];
+    for (i, (metric, quantization, train_size)) in cases.into_iter().enumerate() {
+        let (mut original, queries) = index(metric, quantization, 400, train_size);
+        let path = dir.path().join(format!("{i}.evec"));
+        let size = original.save(&path).unwrap();
+        assert_eq!(size, std::fs::metadata(&path).unwrap().len());
+        let mut reopened = Index::open(&path).unwrap();
+        same_answers(&original, &reopened, &queries);
+        assert_eq!(
+            Index::from_bytes(&original.to_bytes().unwrap())
+                .unwrap()
+                .len(),
+            original.len()
+        );
+        // Both go on the same way after reopening.
+        let extra = vec![0.25f32; DIM];
+        original.insert(99_999, &extra).unwrap();
+        reopened.insert(99_999, &extra).unwrap();
+        original.compact();
+        reopened.compact();
+        same_answers(&original, &reopened, &queries);
+        // Saving over an existing file replaces it.
+        reopened.save(&path).unwrap();
+        same_answers(&reopened, &Index::open(&path).unwrap(), &queries);
+    }
+}
+
+#[test]
+fn damaged_files_are_typed_errors() {
+    let (idx, _) = index(Metric::L2, Quantization::U8, 120, 50);
+    let bytes = idx.to_bytes().unwrap();
+    // Every truncation.
+    for len in 0..bytes.len() {
+        assert!(
+            Index::from_bytes(&bytes[..len]).is_err(),
+            "truncated to {len}"
+        );
+    }
+    // Bit flips spread over the whole file.
+    for i in (0..bytes.len()).step_by(7) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x10;
+        assert!(Index::from_bytes(&b).is_err(), "flip at byte {i}");
+    }
+    // A missing file.
+    let e = Index::open("/nonexistent/dir/x.evec").unwrap_err();
+    assert!(matches!(e, Error::Storage(_)), "{e}");
+}
+
+#[test]
+fn consistent_checksums_over_inconsistent_contents_are_refused() {
+    use edgevec::storage::{MemBackend, Section, SectionKind, write_file};
+    let (idx, _) = index(Metric::L2, Quantization::None, 60, 50);
+    let file = edgevec::storage::EvecFile::from_bytes(&idx.to_bytes().unwrap()).unwrap();
+    let payload = |k| file.payload(k).unwrap().to_vec();
+    let rows = file.f32s(SectionKind::F32_ROWS).unwrap().into_owned();
+    let rebuild = |params: &[u8], ids: &[u8], graph: &[u8], tomb: &[u8], rows: &[f32]| {
+        let mut mem = MemBackend::new();
+        write_file(
+            &mut mem,
+            &[
+                Section::bytes(SectionKind::PARAMS, params),
+                Section::f32(SectionKind::F32_ROWS, rows),
+                Section::bytes(SectionKind::ID_MAP, ids),
+                Section::bytes(SectionKind::GRAPH_ADJACENCY, graph),
+                Section::bytes(SectionKind::TOMBSTONES, tomb),
+            ],
+        )
+        .unwrap();
+        Index::from_bytes(&mem.into_vec())
+    };
+    let (params, ids, graph, tomb) = (
+        payload(SectionKind::PARAMS),
+        payload(SectionKind::ID_MAP),
+        payload(SectionKind::GRAPH_ADJACENCY),
+        payload(SectionKind::TOMBSTONES),
+    );
+    assert!(rebuild(&params, &ids, &graph, &tomb, &rows).is_ok());
+    let mut p = params.clone();
+    p[8] = 9; // metric tag
+    assert!(matches!(
+        rebuild(&p, &ids, &graph, &tomb, &rows),
+        Err(Error::Format { .. })
+    ));
+    let mut p = params.clone();
+    p[4..8].copy_from_slice(&7u32.to_le_bytes()); // dimensions
+    assert!(rebuild(&p, &ids, &graph, &tomb, &rows).is_err());
+    assert!(rebuild(&params, &ids[..ids.len() - 8], &graph, &tomb, &rows).is_err());
+    let mut g = graph.clone();
+    let last = g.len() - 1;
+    g[last] = 0xff; // a neighbour slot far out of range
+    assert!(matches!(
+        rebuild(&params, &ids, &g, &tomb, &rows),
+        Err(Error::Graph(_))
+    ));
+    assert!(rebuild(&params, &ids, &graph[..graph.len() - 4], &tomb, &rows).is_err());
+    let mut t = tomb.clone();
+    *t.last_mut().unwrap() |= 0x80; // a tombstone bit past the last vector
+    assert!(matches!(
+        rebuild(&params, &ids, &graph, &t, &rows),
+        Err(Error::Format { .. })
+    ));
+    let mut r = rows.clone();
+    r[3] = f32::NAN;
+    assert!(rebuild(&params, &ids, &graph, &tomb, &r).is_err());
+}
