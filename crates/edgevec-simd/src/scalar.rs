@@ -98,6 +98,7 @@ pub fn l2_squared_many(query: &[f32], rows: &[f32], dim: usize, out: &mut [f32])
 }
 
 /// Dot product of `u8` vectors, wrapping modulo 2³². Panics when the lengths differ.
+#[inline]
 #[track_caller]
 pub fn dot_u8(a: &[u8], b: &[u8]) -> u32 {
     same_len(a.len(), b.len());
@@ -107,6 +108,7 @@ pub fn dot_u8(a: &[u8], b: &[u8]) -> u32 {
 }
 
 /// Squared L2 distance of `u8` vectors, wrapping modulo 2³². Panics when the lengths differ.
+#[inline]
 #[track_caller]
 pub fn l2_squared_u8(a: &[u8], b: &[u8]) -> u32 {
     same_len(a.len(), b.len());
@@ -117,6 +119,7 @@ pub fn l2_squared_u8(a: &[u8], b: &[u8]) -> u32 {
 }
 
 /// Dot product of `i8` vectors, wrapping modulo 2³². Panics when the lengths differ.
+#[inline]
 #[track_caller]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     same_len(a.len(), b.len());
@@ -126,6 +129,7 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 }
 
 /// Squared L2 distance of `i8` vectors, wrapping modulo 2³². Panics when the lengths differ.
+#[inline]
 #[track_caller]
 pub fn l2_squared_i8(a: &[i8], b: &[i8]) -> u32 {
     same_len(a.len(), b.len());
@@ -139,6 +143,7 @@ pub fn l2_squared_i8(a: &[i8], b: &[i8]) -> u32 {
 ///
 /// Eight bytes at a time (one `u64` popcount), then byte by byte: the same count, and fast
 /// enough to serve as the SIMD backends' tail.
+#[inline]
 #[track_caller]
 pub fn hamming(a: &[u8], b: &[u8]) -> u32 {
     same_len(a.len(), b.len());

@@ -189,7 +189,7 @@ unsafe impl ByteLanes for Bytes32 {
 
 backend_entry_points! {
     backend: Backend::Avx2Fma,
-    features: "avx2,fma",
+    features: "avx2,fma,popcnt",
     f32: F32x8,
     bytes: Bytes32,
 }

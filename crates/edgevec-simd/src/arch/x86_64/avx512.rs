@@ -161,7 +161,7 @@ unsafe impl ByteLanes for Bytes64 {
 
 backend_entry_points! {
     backend: Backend::Avx512,
-    features: "avx512f,avx512bw,avx2,fma",
+    features: "avx512f,avx512bw,avx2,fma,popcnt",
     f32: F32x16,
     bytes: Bytes64,
 }
@@ -171,7 +171,7 @@ backend_entry_points! {
 struct Popcnt64(Bytes64);
 
 /// Hamming distance with `vpopcntq` on 64-byte blocks.
-#[target_feature(enable = "avx512f,avx512bw,avx512vpopcntdq")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vpopcntdq,popcnt")]
 unsafe fn hamming_vpopcntdq(a: &[u8], b: &[u8]) -> u32 {
     // SAFETY: this function's features are those `Popcnt64` needs.
     unsafe { reduce_bytes::<Popcnt64>(ByteOp::Hamming, a, b) }

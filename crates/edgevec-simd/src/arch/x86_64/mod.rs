@@ -5,9 +5,12 @@ use crate::Kernels;
 mod avx2;
 mod avx512;
 
-/// AVX2 + FMA (Haswell and later, Zen and later).
+/// AVX2 + FMA (+ POPCNT, which every such CPU has: Haswell and later, Zen and later).
 pub(super) fn avx2() -> Option<&'static Kernels> {
-    (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")).then_some(&avx2::KERNELS)
+    (is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("popcnt"))
+    .then_some(&avx2::KERNELS)
 }
 
 /// AVX-512 F + BW; the Hamming kernel uses VPOPCNTDQ when the CPU has it (Ice Lake and later,
@@ -16,7 +19,8 @@ pub(super) fn avx512() -> Option<&'static Kernels> {
     if !(is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma"))
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("popcnt"))
     {
         return None;
     }
