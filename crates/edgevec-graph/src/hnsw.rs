@@ -877,24 +877,21 @@ impl<S: VectorStore> Hnsw<S> {
 
     /// [`Hnsw::anchor_among`] over the nodes a fresh layer-0 search for `q` finds.
     fn anchor_by_search(&self, q: u32, s: &mut Scratch) -> bool {
-        let Some((ep, top)) = unpack(self.entry.load(Acquire)) else {
-            return false;
-        };
-        let query = self.store.node_query(q);
-        let cur = self.descend(&query, ep, top, 0, s);
-        let accept = |x: u32| x != q && self.is_anchored(x);
-        let found = self
-            .search_layer(
-                &query,
-                &[cur],
-                self.params.ef_construction,
-                0,
-                s,
-                false,
-                &accept,
-            )
-            .to_vec();
+        let found = self.nearest_to_node(q, s, &|x: u32| x != q && self.is_anchored(x));
         self.anchor_among(q, &found) || self.anchor_anywhere(q)
+    }
+
+    /// The layer-0 neighbourhood of node `u`'s own vector, found by a fresh search from the
+    /// entry point (`ef_construction` wide), keeping only nodes that pass `accept`.
+    fn nearest_to_node(&self, u: u32, s: &mut Scratch, accept: &impl Fn(u32) -> bool) -> Vec<Cand> {
+        let Some((ep, top)) = unpack(self.entry.load(Acquire)) else {
+            return Vec::new();
+        };
+        let query = self.store.node_query(u);
+        let cur = self.descend(&query, ep, top, 0, s);
+        let ef = self.params.ef_construction;
+        self.search_layer(&query, &[cur], ef, 0, s, false, accept)
+            .to_vec()
     }
 
     /// Greedy descent from the entry point `ep` on layer `top` down to layer `to + 1`: the
@@ -1157,23 +1154,7 @@ impl<S: VectorStore> Hnsw<S> {
 
     /// Gives a node with no layer-0 neighbours a fresh list from a search.
     fn relink_isolated(&self, u: u32, s: &mut Scratch) {
-        let Some((ep, top)) = unpack(self.entry.load(Acquire)) else {
-            return;
-        };
-        let query = self.store.node_query(u);
-        let cur = self.descend(&query, ep, top, 0, s);
-        let accept = |x: u32| x != u;
-        let found = self
-            .search_layer(
-                &query,
-                &[cur],
-                self.params.ef_construction,
-                0,
-                s,
-                false,
-                &accept,
-            )
-            .to_vec();
+        let found = self.nearest_to_node(u, s, &|x: u32| x != u);
         let chosen = self.select(&found, self.params.m, 0, None);
         self.links.write(u, 0, &chosen);
     }
