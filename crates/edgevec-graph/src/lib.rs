@@ -231,7 +231,7 @@ pub fn check_vector(v: &[f32], dim: usize, metric: Metric) -> Result<(), GraphEr
     if let Some((position, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
         return Err(GraphError::NonFinite { position, value });
     }
-    let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let norm = edgevec_simd::norm_f64(v);
     match metric {
         Metric::Cosine if norm == 0.0 => Err(GraphError::ZeroVector),
         Metric::L2 | Metric::Dot if norm > MAX_NORM => Err(GraphError::TooLarge { norm }),

@@ -131,15 +131,9 @@ impl F32Store {
         if self.metric != Metric::Cosine {
             return Ok(Cow::Borrowed(v));
         }
-        // f64: an f32 sum of squares would overflow for components near 1e20 and underflow
-        // for components near 1e-23, misjudging valid vectors as zero.
-        let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-        if norm == 0.0 || !norm.is_finite() {
-            return Err(GraphError::ZeroVector);
-        }
-        Ok(Cow::Owned(
-            v.iter().map(|x| (f64::from(*x) / norm) as f32).collect(),
-        ))
+        edgevec_simd::normalized(v)
+            .map(Cow::Owned)
+            .ok_or(GraphError::ZeroVector)
     }
 
     #[inline]

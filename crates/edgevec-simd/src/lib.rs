@@ -465,6 +465,21 @@ fn shape_mismatch(query: usize, dim: usize, rows: usize, out: usize) -> ! {
     )
 }
 
+/// Euclidean norm computed in f64: no overflow for components near `f32::MAX`, no underflow to
+/// zero for tiny ones (an f32 sum of squares would do both). For validation and normalization,
+/// not hot loops.
+pub fn norm_f64(v: &[f32]) -> f64 {
+    v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt()
+}
+
+/// `v / |v|` (norm from [`norm_f64`]), or `None` when `v` has no direction (zero or non-finite
+/// norm).
+pub fn normalized(v: &[f32]) -> Option<Vec<f32>> {
+    let norm = norm_f64(v);
+    (norm > 0.0 && norm.is_finite())
+        .then(|| v.iter().map(|x| (f64::from(*x) / norm) as f32).collect())
+}
+
 /// Asks the CPU to start loading the cache line that holds `value` (x86_64 `prefetcht0`; a
 /// no-op on other targets). It never faults and changes no result: only timing.
 #[inline(always)]

@@ -85,16 +85,13 @@ fn rejected(e: impl std::fmt::Display) -> GraphError {
     GraphError::StoreRejected(e.to_string())
 }
 
+/// The row as stored: normalized under cosine (the graph has already rejected zero vectors
+/// there), as is otherwise.
 fn normalized(metric: Metric, v: &[f32]) -> std::borrow::Cow<'_, [f32]> {
-    if metric != Metric::Cosine {
-        return std::borrow::Cow::Borrowed(v);
+    match (metric, edgevec_simd::normalized(v)) {
+        (Metric::Cosine, Some(unit)) => std::borrow::Cow::Owned(unit),
+        _ => std::borrow::Cow::Borrowed(v),
     }
-    // The graph has already rejected zero vectors under cosine; f64 avoids under/overflow.
-    let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    if norm == 0.0 {
-        return std::borrow::Cow::Borrowed(v);
-    }
-    std::borrow::Cow::Owned(v.iter().map(|x| (f64::from(*x) / norm) as f32).collect())
 }
 
 impl<Q: Quantizer> VectorStore for CodeStore<Q> {
