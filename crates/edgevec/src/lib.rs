@@ -49,11 +49,11 @@ mod pending;
 mod persist;
 mod quantized;
 
-use edgevec_graph::{F32Store, GraphError, Hnsw, HnswParams};
+use edgevec_graph::{F32Store, GraphError, Hnsw};
 use edgevec_quant::{Binary, QuantError, Quantizer, ScalarI8, ScalarU8};
 
 pub use edgevec_graph as graph;
-pub use edgevec_graph::Neighbor;
+pub use edgevec_graph::{HnswParams, Neighbor};
 pub use edgevec_quant as quant;
 pub use edgevec_simd as simd;
 pub use edgevec_simd::Metric;
@@ -406,6 +406,16 @@ impl Index {
     /// The quantization.
     pub fn quantization(&self) -> Quantization {
         self.config.quantization
+    }
+
+    /// The graph parameters (M, ef_construction, default ef_search, seed).
+    pub fn params(&self) -> HnswParams {
+        self.config.params
+    }
+
+    /// Candidates rescored per result under quantization (1 without quantization).
+    pub fn oversample(&self) -> usize {
+        self.config.oversample
     }
 
     /// Number of live vectors.
