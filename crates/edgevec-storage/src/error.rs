@@ -32,7 +32,7 @@ pub enum StorageError {
         found: u64,
     },
     /// A check failed: the bytes at `offset`, in `section`, are not what was written.
-    #[error("corrupted .evec file: {defect} in {section} at byte offset {offset}")]
+    #[error("corrupted {}: {defect} in {section} at byte offset {offset}", section.file())]
     Corrupted {
         /// The part of the file that failed its check.
         section: Region,
@@ -67,6 +67,28 @@ pub enum StorageError {
         /// The payload length in bytes.
         length: u64,
     },
+    /// The file does not exist.
+    #[error("no such file: {0}")]
+    MissingFile(String),
+    /// The write-ahead log starts after the snapshot ends: the snapshot is older than the log
+    /// (for example restored from a backup), so the records between are missing.
+    #[error(
+        "the write-ahead log starts at record {log_first_seq} but the snapshot ends at record \
+         {snapshot_seq}: records are missing (was an older snapshot restored beside a newer \
+         log?); move the .wal file away to open the snapshot alone"
+    )]
+    LogGap {
+        /// Last record included in the snapshot.
+        snapshot_seq: u64,
+        /// First record of the log.
+        log_first_seq: u64,
+    },
+    /// A log record cannot be written as asked (a bug in the caller).
+    #[error("invalid log record: {0}")]
+    InvalidRecord(&'static str),
+    /// An earlier append to the write-ahead log failed and could not be undone.
+    #[error("the write-ahead log is unusable after a failed write; checkpoint or reopen the index")]
+    LogUnusable,
     /// The path given to an atomic save has no file name or no usable parent directory.
     #[error("cannot save to {0:?}: the path has no file name")]
     InvalidPath(std::path::PathBuf),
@@ -75,7 +97,7 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
 }
 
-/// A part of an `.evec` file, named in [`StorageError::Corrupted`].
+/// A part of an `.evec` file or a write-ahead log, named in [`StorageError::Corrupted`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Region {
@@ -99,6 +121,23 @@ pub enum Region {
     Padding,
     /// The footer (commit record) at the end of the file.
     Footer,
+    /// The header of a write-ahead log.
+    LogHeader,
+    /// A record of a write-ahead log.
+    LogRecord {
+        /// Its sequence number as stored.
+        seq: u64,
+    },
+}
+
+impl Region {
+    /// The kind of file the region belongs to, for messages.
+    pub fn file(&self) -> &'static str {
+        match self {
+            Region::LogHeader | Region::LogRecord { .. } => "write-ahead log",
+            _ => ".evec file",
+        }
+    }
 }
 
 impl fmt::Display for Region {
@@ -110,6 +149,8 @@ impl fmt::Display for Region {
             Region::Section { index, kind } => write!(f, "section {index} ({kind})"),
             Region::Padding => f.write_str("alignment padding"),
             Region::Footer => f.write_str("the footer"),
+            Region::LogHeader => f.write_str("the log header"),
+            Region::LogRecord { seq } => write!(f, "log record {seq}"),
         }
     }
 }

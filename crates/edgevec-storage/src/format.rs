@@ -13,7 +13,7 @@ pub const MAGIC: [u8; 8] = *b"\x89EVC\r\n\x1a\n";
 pub const FOOTER_MAGIC: [u8; 8] = *b"\x89EVCDONE";
 
 /// The version this crate writes, and the major version it reads.
-pub const FORMAT_VERSION: FormatVersion = FormatVersion { major: 1, minor: 0 };
+pub const FORMAT_VERSION: FormatVersion = FormatVersion { major: 1, minor: 1 };
 
 // Header fields.
 /// Offset of the header magic.
@@ -116,6 +116,9 @@ impl SectionKind {
     pub const ID_MAP: Self = Self(6);
     /// Deleted slots.
     pub const TOMBSTONES: Self = Self(7);
+    /// The journal's lineage and last included log record (written by
+    /// [`Journal`](crate::Journal); format 1.1).
+    pub const LOG_STATE: Self = Self(8);
 
     /// The alignment the writer gives a payload of this kind.
     pub fn alignment(self) -> u32 {
@@ -136,6 +139,7 @@ impl SectionKind {
             5 => "GRAPH_ADJACENCY",
             6 => "ID_MAP",
             7 => "TOMBSTONES",
+            8 => "LOG_STATE",
             _ => return None,
         })
     }
@@ -267,7 +271,7 @@ mod tests {
         assert_eq!(SectionKind(99).alignment(), 8);
         assert_eq!(SectionKind::TOMBSTONES.to_string(), "TOMBSTONES");
         assert_eq!(SectionKind(99).to_string(), "kind 99");
-        assert_eq!(FORMAT_VERSION.to_string(), "1.0");
+        assert_eq!(FORMAT_VERSION.to_string(), "1.1");
         assert_eq!(align_up(0, 64), Some(0));
         assert_eq!(align_up(1, 64), Some(64));
         assert_eq!(align_up(64, 64), Some(64));

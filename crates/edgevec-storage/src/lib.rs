@@ -43,18 +43,24 @@
 mod atomic;
 mod backend;
 pub mod crash;
+mod dir;
 mod error;
 pub mod format;
+pub mod journal;
 mod mmap;
 mod read;
+pub mod wal;
 mod write;
 
 pub use atomic::save_atomic;
 pub use backend::{Backend, FileBackend, MemBackend};
-pub use crash::{CrashBackend, CrashOp, Keep};
+pub use crash::{CrashBackend, CrashDir, CrashOp, DirOp, Keep};
+pub use dir::{DirFile, Directory, FsDir, TempFile, replace_atomic};
 pub use error::{Defect, Region, Result, StorageError};
 pub use format::{FORMAT_VERSION, FormatVersion, SectionKind};
+pub use journal::{Durability, Journal, RecoveryReport};
 pub use read::{EvecFile, FileSummary, SectionInfo, f32s_from_le_bytes, verify, verify_bytes};
+pub use wal::{LogOp, LogRecord, TailDefect};
 pub use write::{Payload, Section, write_file};
 
 /// CRC32 (IEEE, CRC-32/ISO-HDLC) of `bytes`, the checksum every part of an `.evec` file

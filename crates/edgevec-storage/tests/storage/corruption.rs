@@ -1,6 +1,7 @@
 //! Every single-byte change and every truncation of a small file is detected; version policy;
 //! arbitrary bytes never panic.
 
+use edgevec_storage::FORMAT_VERSION;
 use edgevec_storage::format::{self, H_CRC, H_MAJOR, H_MINOR};
 use edgevec_storage::{
     Defect, EvecFile, FormatVersion, MemBackend, Region, StorageError, verify, verify_bytes,
@@ -195,7 +196,7 @@ fn version_policy() {
     let owned = small_sections();
     let good = file_bytes(&owned);
     assert_eq!(
-        with_version(&good, 1, 0),
+        with_version(&good, FORMAT_VERSION.major, FORMAT_VERSION.minor),
         good,
         "the helper recomputes the checksums exactly"
     );
@@ -211,7 +212,7 @@ fn version_policy() {
                 err,
                 StorageError::UnsupportedVersion {
                     found: FormatVersion { major: m, minor: 0 },
-                    supported: FormatVersion { major: 1, minor: 0 },
+                    supported: FORMAT_VERSION,
                 } if m == major
             ),
             "{err}"

@@ -77,13 +77,46 @@ fn fixture_v1_0_opens_with_its_contents() {
     verify_bytes(&bytes).unwrap();
 }
 
+/// The sections of `v1.1-small.evec`: those of 1.0 plus the journal's `LOG_STATE` (new in
+/// 1.1).
+fn v1_1_sections() -> Vec<Owned> {
+    let mut s = v1_0_sections();
+    s.push(Owned::Bytes(
+        SectionKind::LOG_STATE,
+        edgevec_storage::journal::log_state_bytes(0x0123_4567_89AB_CDEF, 42).to_vec(),
+    ));
+    s
+}
+
+#[test]
+fn fixture_v1_1_opens_with_its_contents() {
+    let bytes = std::fs::read(fixture_path("v1.1-small.evec")).expect("committed fixture");
+    let file = EvecFile::from_bytes(&bytes).unwrap();
+    assert_eq!(file.version(), FormatVersion { major: 1, minor: 1 });
+    let kinds: Vec<u32> = file.sections().iter().map(|s| s.kind.0).collect();
+    assert_eq!(kinds, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        edgevec_storage::journal::log_state(&file).unwrap(),
+        (0x0123_4567_89AB_CDEF, 42)
+    );
+    assert_eq!(
+        &*file.f32s(SectionKind::F32_ROWS).unwrap(),
+        &[0.0, 1.0, -1.5, 2.25, 1e-3, f32::MAX]
+    );
+    // A 1.0 file has no LOG_STATE: lineage 0, nothing logged.
+    let old = std::fs::read(fixture_path("v1.0-small.evec")).expect("committed fixture");
+    let old = EvecFile::from_bytes(&old).unwrap();
+    assert_eq!(edgevec_storage::journal::log_state(&old).unwrap(), (0, 0));
+    verify_bytes(&bytes).unwrap();
+}
+
 /// The current writer still produces the current version's fixture byte for byte (the writer
 /// is deterministic). When the format version changes, this test moves to the new fixture and
 /// the old fixture keeps only the test above.
 #[test]
 fn writer_reproduces_the_current_fixture() {
-    let path = fixture_path("v1.0-small.evec");
-    let written = file_bytes(&v1_0_sections());
+    let path = fixture_path("v1.1-small.evec");
+    let written = file_bytes(&v1_1_sections());
     if std::env::var_os("EDGEVEC_REGENERATE_FIXTURES").is_some() {
         std::fs::write(&path, &written).unwrap();
     }

@@ -5,6 +5,7 @@ mod backends;
 mod corruption;
 mod crash;
 mod fixtures;
+mod journal;
 
 use edgevec_storage::{Payload, Section, SectionKind};
 
