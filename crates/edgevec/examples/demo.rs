@@ -113,12 +113,12 @@ fn main() -> Result<(), edgevec::Error> {
     let (mut index, _) = build(Quantization::None, &base)?;
     let deleted = |id: u64| id.is_multiple_of(10);
     for id in (0..N as u64).filter(|id| deleted(*id)) {
-        index.delete(id);
+        index.delete(id)?;
     }
     let q0 = &queries[..DIM];
     let hits = index.search(q0, K)?;
     let clean = hits.len() == K && hits.iter().all(|h| !deleted(h.id));
-    let removed = index.compact();
+    let removed = index.compact()?;
     let after = index.search(q0, K)?;
     println!(
         "  deleted {removed} ids: query 0 still gets {} results, none deleted: {clean}; after \

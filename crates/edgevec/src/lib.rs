@@ -20,11 +20,38 @@
 //! assert_eq!(hits[0].id, 10);
 //! assert_eq!(hits[1].id, 12);
 //!
-//! index.delete(10);
+//! index.delete(10)?;
 //! let only_even = |id: u64| id % 2 == 0;
 //! let hits = index.search_with(&[1.0, 0.05, 0.0], SearchParams::new(2).filter(&only_even))?;
 //! assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [12]);
 //! # Ok::<(), edgevec::Error>(())
+//! ```
+//!
+//! # Files and durability
+//!
+//! An index attached to a file logs every change to a write-ahead log beside it
+//! (`NAME.wal`) before applying it; with the default [`Durability::EveryOp`] a change is on
+//! disk when the call returns. [`Index::open`] replays the log onto the snapshot (cutting a
+//! tail torn by a crash, see [`Index::recovery_report`]); [`Index::checkpoint`] writes a new
+//! snapshot and empties the log. An index built in memory is saved with [`Index::save`].
+//!
+//! ```
+//! use edgevec::{Index, Metric};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("notes.evec");
+//! let mut index = Index::builder().dimensions(2).metric(Metric::L2).create(&path)?;
+//! index.insert(1, &[0.0, 1.0])?;
+//! index.insert(2, &[1.0, 0.0])?;
+//! drop(index); // no save needed: both inserts are already durable
+//!
+//! let mut index = Index::open(&path)?;
+//! assert_eq!(index.recovery_report().unwrap().records_replayed, 2);
+//! assert_eq!(index.search(&[0.9, 0.1], 1)?[0].id, 2);
+//! index.delete(2)?;
+//! index.checkpoint()?; // folds the log into a new snapshot
+//! assert_eq!(Index::open(&path)?.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Quantization
@@ -50,7 +77,10 @@ mod persist;
 mod quantized;
 
 use edgevec_graph::{F32Store, GraphError, Hnsw};
+use std::borrow::Cow;
+
 use edgevec_quant::{Binary, QuantError, Quantizer, ScalarI8, ScalarU8};
+use edgevec_storage::{Journal, LogOp};
 
 pub use edgevec_graph as graph;
 pub use edgevec_graph::{HnswParams, Neighbor};
@@ -58,6 +88,7 @@ pub use edgevec_quant as quant;
 pub use edgevec_simd as simd;
 pub use edgevec_simd::Metric;
 pub use edgevec_storage as storage;
+pub use edgevec_storage::{Durability, RecoveryReport};
 
 use pending::Pending;
 use quantized::CodeStore;
@@ -140,6 +171,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file operation on an index that is not attached to a file.
+    #[error(
+        "the index is not attached to a file: create it with IndexBuilder::create or open it \
+         with Index::open first"
+    )]
+    NotAttached,
     /// The quantization cannot compute the metric.
     #[error(
         "{quantization} quantization does not support the {metric} metric; use i8 or binary \
@@ -163,6 +200,7 @@ pub struct IndexBuilder {
     oversample: Option<usize>,
     train_size: usize,
     threads: usize,
+    durability: Durability,
 }
 
 impl IndexBuilder {
@@ -262,7 +300,40 @@ impl IndexBuilder {
             Quantization::None => Engine::F32(Hnsw::new_f32(dim, config.metric, config.params)?),
             _ => Engine::Pending(Pending::new(dim, config.metric)),
         };
-        Ok(Index { config, engine })
+        Ok(Index::assemble(config, engine))
+    }
+
+    /// Sets how changes to an index created with [`IndexBuilder::create`] are synced
+    /// (default [`Durability::EveryOp`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Builds an empty index and attaches it to a new file at `path` (replacing any file
+    /// there, and its log): every change is then logged and durable when it returns.
+    pub fn create(self, path: impl AsRef<std::path::Path>) -> Result<Index, Error> {
+        let path = path.as_ref();
+        let (dir, name) = edgevec_storage::FsDir::split(path)?;
+        let mut index = self.create_in(Box::new(dir), &name)?;
+        index.path = std::fs::canonicalize(path).ok();
+        Ok(index)
+    }
+
+    /// [`IndexBuilder::create`] in any [`Directory`](edgevec_storage::Directory).
+    pub fn create_in(
+        self,
+        dir: Box<dyn edgevec_storage::Directory>,
+        name: &str,
+    ) -> Result<Index, Error> {
+        let durability = self.durability;
+        let mut index = self.build()?;
+        let journal = {
+            let payloads = index.payloads();
+            Journal::create(dir, name, &payloads.sections(), durability)?
+        };
+        index.journal = Some(journal);
+        Ok(index)
     }
 }
 
@@ -376,6 +447,12 @@ macro_rules! graph_or_pending {
 pub struct Index {
     config: Config,
     engine: Engine,
+    /// The snapshot + write-ahead log this index is attached to, if any.
+    journal: Option<Journal>,
+    /// What opening the index recovered from its log.
+    recovery: Option<RecoveryReport>,
+    /// The canonical path of the snapshot, when attached by path.
+    path: Option<std::path::PathBuf>,
 }
 
 impl Index {
@@ -390,6 +467,7 @@ impl Index {
             oversample: None,
             train_size: 1024,
             threads: 0,
+            durability: Durability::EveryOp,
         }
     }
 
@@ -438,64 +516,94 @@ impl Index {
         graph_or_pending!(&self.engine, g => g.contains(id), p => p.contains(id))
     }
 
+    /// The stored vector of live `id` (normalized under the cosine metric), or `None`.
+    pub fn get(&self, id: u64) -> Option<Vec<f32>> {
+        match &self.engine {
+            Engine::Pending(p) => p.row(id).map(<[f32]>::to_vec),
+            Engine::F32(g) => g.slot(id).map(|s| g.store().row(s).to_vec()),
+            Engine::U8(g) => g
+                .slot(id)
+                .and_then(|s| g.store().row(s))
+                .map(<[f32]>::to_vec),
+            Engine::I8(g) => g
+                .slot(id)
+                .and_then(|s| g.store().row(s))
+                .map(<[f32]>::to_vec),
+            Engine::Binary(g) => g
+                .slot(id)
+                .and_then(|s| g.store().row(s))
+                .map(<[f32]>::to_vec),
+        }
+    }
+
+    /// Every live id, in no particular order.
+    pub fn ids(&self) -> Vec<u64> {
+        graph_or_pending!(&self.engine, g => g.ids().collect(), p => p.ids().to_vec())
+    }
+
     /// Inserts a vector under a new id ([`GraphError::DuplicateId`] if `id` is live).
+    ///
+    /// On an index attached to a file ([`Index::open`], [`IndexBuilder::create`]) the insert
+    /// is logged first and durable, per the [`Durability`] setting, when this returns.
     pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<(), Error> {
-        graph_or_pending!(&mut self.engine, g => g.insert(id, vector)?, p => p.insert(id, vector)?);
-        self.train_if_due()
+        self.insert_batch(std::slice::from_ref(&id), vector)
     }
 
     /// Inserts or replaces the vector of `id`; returns whether one was replaced.
     pub fn upsert(&mut self, id: u64, vector: &[f32]) -> Result<bool, Error> {
-        let replaced = graph_or_pending!(&mut self.engine, g => g.upsert(id, vector)?, p => p.upsert(id, vector)?);
-        self.train_if_due()?;
-        Ok(replaced)
+        let op = LogOp::Upsert {
+            ids: Cow::Borrowed(std::slice::from_ref(&id)),
+            dim: self.log_dim()?,
+            rows: Cow::Borrowed(vector),
+        };
+        self.logged(&op).map(|n| n > 0)
     }
 
     /// Inserts `ids.len()` vectors (`vectors` is row-major) on the builder's number of threads.
-    /// All-or-nothing: one bad row or duplicate id rejects the batch.
+    /// All-or-nothing: one bad row or duplicate id rejects the batch (and logs nothing).
     pub fn insert_batch(&mut self, ids: &[u64], vectors: &[f32]) -> Result<(), Error> {
-        let threads = self.config.threads;
-        match &mut self.engine {
-            Engine::Pending(p) => {
-                p.check_batch(ids, vectors)?;
-                if p.len() + ids.len() >= self.config.train_size {
-                    let (mut all_ids, mut all_rows) = p.take();
-                    all_ids.extend_from_slice(ids);
-                    all_rows.extend_from_slice(vectors);
-                    match self.build_graph(&all_ids, &all_rows) {
-                        Ok(engine) => self.engine = engine,
-                        Err(e) => {
-                            // Put the collected vectors back: a failed batch changes nothing.
-                            let keep = all_ids.len() - ids.len();
-                            all_ids.truncate(keep);
-                            all_rows.truncate(keep * self.config.dim);
-                            if let Engine::Pending(p) = &mut self.engine {
-                                p.restore(all_ids, all_rows);
-                            }
-                            return Err(e);
-                        }
-                    }
-                } else {
-                    p.insert_batch(ids, vectors)?;
-                }
-                Ok(())
-            }
-            Engine::F32(g) => Ok(g.insert_batch(ids, vectors, threads)?),
-            Engine::U8(g) => Ok(g.insert_batch(ids, vectors, threads)?),
-            Engine::I8(g) => Ok(g.insert_batch(ids, vectors, threads)?),
-            Engine::Binary(g) => Ok(g.insert_batch(ids, vectors, threads)?),
-        }
+        self.precheck_insert(ids, vectors)?;
+        let op = LogOp::Insert {
+            ids: Cow::Borrowed(ids),
+            dim: self.log_dim()?,
+            rows: Cow::Borrowed(vectors),
+        };
+        self.logged(&op).map(|_| ())
     }
 
     /// Deletes `id`; returns whether it was live. O(1): the vector stays as a tombstone (it
     /// still routes searches) until [`Index::compact`].
-    pub fn delete(&mut self, id: u64) -> bool {
-        graph_or_pending!(&mut self.engine, g => g.delete(id), p => p.delete(id))
+    ///
+    /// # Errors
+    /// Only on an attached index, when the log cannot be written ([`Error::Storage`]).
+    pub fn delete(&mut self, id: u64) -> Result<bool, Error> {
+        self.delete_batch(std::slice::from_ref(&id)).map(|n| n > 0)
+    }
+
+    /// Deletes every live id of `ids` (one log record on an attached index); returns how many
+    /// were live.
+    pub fn delete_batch(&mut self, ids: &[u64]) -> Result<usize, Error> {
+        let mut live: Vec<u64> = ids
+            .iter()
+            .copied()
+            .filter(|&id| self.contains(id))
+            .collect();
+        live.sort_unstable();
+        live.dedup();
+        if live.is_empty() {
+            return Ok(0);
+        }
+        self.logged(&LogOp::Delete {
+            ids: Cow::Owned(live),
+        })
     }
 
     /// Removes tombstones for real; returns how many.
-    pub fn compact(&mut self) -> usize {
-        graph_or_pending!(&mut self.engine, g => g.compact(), _p => 0)
+    pub fn compact(&mut self) -> Result<usize, Error> {
+        if self.deleted_len() == 0 {
+            return Ok(0);
+        }
+        self.logged(&LogOp::Compact)
     }
 
     /// The `k` nearest live vectors, nearest first.
@@ -552,6 +660,162 @@ impl Index {
             Engine::U8(g) => code_stats(g, base),
             Engine::I8(g) => code_stats(g, base),
             Engine::Binary(g) => code_stats(g, base),
+        }
+    }
+
+    /// Dimensions as the log stores them.
+    fn log_dim(&self) -> Result<u32, Error> {
+        u32::try_from(self.config.dim).map_err(|_| Error::InvalidSetting {
+            name: "dimensions",
+            reason: "too many dimensions to log".into(),
+        })
+    }
+
+    /// Every check of an insert, done before anything is logged: the batch's shape, each
+    /// row's values and norm ([`edgevec_graph::check_vector`]) and duplicate ids. A single
+    /// row's error is returned as is; a batch's names the row ([`GraphError::BatchItem`]).
+    fn precheck_insert(&self, ids: &[u64], vectors: &[f32]) -> Result<(), Error> {
+        let dim = self.config.dim;
+        if ids.len().checked_mul(dim) != Some(vectors.len()) {
+            return Err(if ids.len() == 1 {
+                GraphError::DimensionMismatch {
+                    expected: dim,
+                    found: vectors.len(),
+                }
+            } else {
+                GraphError::BatchShape {
+                    ids: ids.len(),
+                    values: vectors.len(),
+                    dim,
+                }
+            }
+            .into());
+        }
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        for (index, (&id, row)) in ids.iter().zip(vectors.chunks_exact(dim)).enumerate() {
+            let checked =
+                edgevec_graph::check_vector(row, dim, self.config.metric).and_then(|()| {
+                    if self.contains(id) || !seen.insert(id) {
+                        Err(GraphError::DuplicateId(id))
+                    } else {
+                        Ok(())
+                    }
+                });
+            if let Err(source) = checked {
+                return Err(if ids.len() == 1 {
+                    source
+                } else {
+                    GraphError::BatchItem {
+                        index,
+                        source: Box::new(source),
+                    }
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs `op` (on an attached index), then applies it; a record that cannot be applied is
+    /// retracted from the log. Returns what [`Index::apply`] returns.
+    fn logged(&mut self, op: &LogOp<'_>) -> Result<usize, Error> {
+        let seq = match &mut self.journal {
+            Some(j) => Some(j.append(op)?),
+            None => None,
+        };
+        let applied = self.apply(op);
+        if applied.is_err()
+            && let (Some(j), Some(seq)) = (&mut self.journal, seq)
+        {
+            j.retract(seq)?;
+        }
+        applied
+    }
+
+    /// Applies one operation to the in-memory index: inserted rows, replaced rows (upsert),
+    /// deleted ids, or removed tombstones.
+    fn apply(&mut self, op: &LogOp<'_>) -> Result<usize, Error> {
+        match op {
+            LogOp::Insert { ids, dim, rows } => {
+                self.check_log_dim(*dim)?;
+                self.apply_insert_batch(ids, rows)?;
+                Ok(ids.len())
+            }
+            LogOp::Upsert { ids, dim, rows } => {
+                self.check_log_dim(*dim)?;
+                let mut replaced = 0;
+                for (&id, row) in ids.iter().zip(rows.chunks_exact(self.config.dim)) {
+                    let r = graph_or_pending!(&mut self.engine, g => g.upsert(id, row)?, p => p.upsert(id, row)?);
+                    replaced += usize::from(r);
+                    self.train_if_due()?;
+                }
+                Ok(replaced)
+            }
+            LogOp::Delete { ids } => Ok(ids
+                .iter()
+                .filter(|&&id| graph_or_pending!(&mut self.engine, g => g.delete(id), p => p.delete(id)))
+                .count()),
+            LogOp::Compact => Ok(graph_or_pending!(&mut self.engine, g => g.compact(), _p => 0)),
+            _ => Err(Error::Format {
+                section: "log",
+                reason: "a record of a kind this version does not know".into(),
+            }),
+        }
+    }
+
+    fn check_log_dim(&self, dim: u32) -> Result<(), Error> {
+        if usize::try_from(dim).ok() == Some(self.config.dim) {
+            Ok(())
+        } else {
+            Err(GraphError::DimensionMismatch {
+                expected: self.config.dim,
+                found: dim as usize,
+            }
+            .into())
+        }
+    }
+
+    fn apply_insert_batch(&mut self, ids: &[u64], vectors: &[f32]) -> Result<(), Error> {
+        let threads = self.config.threads;
+        match &mut self.engine {
+            Engine::Pending(p) => {
+                p.check_batch(ids, vectors)?;
+                if p.len() + ids.len() >= self.config.train_size {
+                    let (mut all_ids, mut all_rows) = p.take();
+                    all_ids.extend_from_slice(ids);
+                    all_rows.extend_from_slice(vectors);
+                    match self.build_graph(&all_ids, &all_rows) {
+                        Ok(engine) => self.engine = engine,
+                        Err(e) => {
+                            // Put the collected vectors back: a failed batch changes nothing.
+                            let keep = all_ids.len() - ids.len();
+                            all_ids.truncate(keep);
+                            all_rows.truncate(keep * self.config.dim);
+                            if let Engine::Pending(p) = &mut self.engine {
+                                p.restore(all_ids, all_rows);
+                            }
+                            return Err(e);
+                        }
+                    }
+                } else {
+                    p.insert_batch(ids, vectors)?;
+                }
+                Ok(())
+            }
+            Engine::F32(g) => Ok(g.insert_batch(ids, vectors, threads)?),
+            Engine::U8(g) => Ok(g.insert_batch(ids, vectors, threads)?),
+            Engine::I8(g) => Ok(g.insert_batch(ids, vectors, threads)?),
+            Engine::Binary(g) => Ok(g.insert_batch(ids, vectors, threads)?),
+        }
+    }
+
+    fn assemble(config: Config, engine: Engine) -> Index {
+        Index {
+            config,
+            engine,
+            journal: None,
+            recovery: None,
+            path: None,
         }
     }
 

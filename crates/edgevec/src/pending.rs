@@ -41,15 +41,6 @@ impl Pending {
         self.rows.extend_from_slice(vector);
     }
 
-    pub(crate) fn insert(&mut self, id: u64, vector: &[f32]) -> Result<(), GraphError> {
-        check_vector(vector, self.dim, self.metric)?;
-        if self.map.contains_key(&id) {
-            return Err(GraphError::DuplicateId(id));
-        }
-        self.push(id, vector);
-        Ok(())
-    }
-
     pub(crate) fn upsert(&mut self, id: u64, vector: &[f32]) -> Result<bool, GraphError> {
         check_vector(vector, self.dim, self.metric)?;
         match self.map.get(&id) {
@@ -128,6 +119,12 @@ impl Pending {
 
     pub(crate) fn ids(&self) -> &[u64] {
         &self.ids
+    }
+
+    /// The row of live `id`.
+    pub(crate) fn row(&self, id: u64) -> Option<&[f32]> {
+        let i = *self.map.get(&id)?;
+        self.rows.get(i * self.dim..(i + 1) * self.dim)
     }
 
     pub(crate) fn rows(&self) -> &[f32] {

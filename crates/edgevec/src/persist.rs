@@ -10,8 +10,10 @@ use std::path::Path;
 use edgevec_graph::{F32Store, GraphParts, Hnsw, HnswParams, VectorStore};
 use edgevec_quant::{Binary, Codes, Quantizer, ScalarI8, ScalarU8};
 use edgevec_simd::Metric;
+use edgevec_storage::journal;
 use edgevec_storage::{
-    EvecFile, FileBackend, MemBackend, Section, SectionKind, StorageError, save_atomic, write_file,
+    Directory, Durability, EvecFile, FsDir, Journal, LogRecord, MemBackend, RecoveryReport,
+    Section, SectionKind, write_file,
 };
 
 use crate::pending::Pending;
@@ -304,7 +306,7 @@ fn check_rows(rows: &[f32], n: usize, dim: usize) -> Result<(), Error> {
 }
 
 /// The owned payloads of an index's sections (rows are borrowed from the index).
-struct Payloads<'a> {
+pub(crate) struct Payloads<'a> {
     params: Vec<u8>,
     rows: &'a [f32],
     ids: Vec<u8>,
@@ -313,7 +315,7 @@ struct Payloads<'a> {
 }
 
 impl Payloads<'_> {
-    fn sections(&self) -> Vec<Section<'_>> {
+    pub(crate) fn sections(&self) -> Vec<Section<'_>> {
         let mut s = vec![
             Section::bytes(SectionKind::PARAMS, &self.params),
             Section::f32(SectionKind::F32_ROWS, self.rows),
@@ -348,7 +350,7 @@ fn code_payloads<Q: Quantizer>(g: &Hnsw<CodeStore<Q>>) -> (Vec<u8>, Vec<u8>) {
 }
 
 impl Index {
-    fn payloads(&self) -> Payloads<'_> {
+    pub(crate) fn payloads(&self) -> Payloads<'_> {
         let c = &self.config;
         macro_rules! graph {
             ($g:expr, $rows:expr, $codec:expr) => {{
@@ -377,14 +379,90 @@ impl Index {
         }
     }
 
-    /// Saves the index to `path` atomically: a complete new file replaces the old one, or the
-    /// old one stays (temp file, fsync, rename, directory fsync). Returns the file's size.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<u64, Error> {
+    /// Saves a snapshot of the index to `path` atomically: a complete new file replaces the
+    /// old one, or the old one stays (temp file, fsync, rename, directory fsync). Returns the
+    /// file's size.
+    ///
+    /// When the index is attached to `path` (opened from it, or created there) this is a
+    /// [`checkpoint`](Index::checkpoint). Otherwise `path` gets a new journal: any log beside
+    /// it (`path` + `.wal`) is replaced by an empty one, and this index stays attached where
+    /// it was, if anywhere.
+    pub fn save(&mut self, path: impl AsRef<Path>) -> Result<u64, Error> {
+        let path = path.as_ref();
+        if self.is_attached_to(path) {
+            return self.checkpoint();
+        }
+        let (mut dir, name) = FsDir::split(path)?;
         let payloads = self.payloads();
-        Ok(save_atomic(path, &payloads.sections())?)
+        Ok(journal::write_snapshot(
+            &mut dir,
+            &name,
+            &payloads.sections(),
+            journal::new_lineage(),
+            0,
+        )?)
     }
 
-    /// The index as the bytes of a complete `.evec` file (what [`Index::save`] writes).
+    /// Writes a new snapshot of an attached index and starts an empty log: reopening is then
+    /// fast, and the log stops growing. Returns the snapshot's size. A crash at any step
+    /// leaves an index that opens to the same state.
+    ///
+    /// # Errors
+    /// [`Error::NotAttached`] on an index that is not attached to a file; storage errors.
+    pub fn checkpoint(&mut self) -> Result<u64, Error> {
+        let Some(mut journal) = self.journal.take() else {
+            return Err(Error::NotAttached);
+        };
+        let written = {
+            let payloads = self.payloads();
+            journal.checkpoint(&payloads.sections())
+        };
+        self.journal = Some(journal);
+        Ok(written?)
+    }
+
+    /// Syncs every logged change to disk (needed only with a [`Durability`] other than
+    /// `EveryOp`). Does nothing on an index that is not attached to a file.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        match &mut self.journal {
+            Some(j) => Ok(j.flush()?),
+            None => Ok(()),
+        }
+    }
+
+    /// Changes when logged changes are synced (after syncing what is pending).
+    pub fn set_durability(&mut self, durability: Durability) -> Result<(), Error> {
+        match &mut self.journal {
+            Some(j) => Ok(j.set_durability(durability)?),
+            None => Ok(()),
+        }
+    }
+
+    /// What opening the index recovered from its write-ahead log; `None` for an index that
+    /// was built in memory or read from bytes.
+    pub fn recovery_report(&self) -> Option<&RecoveryReport> {
+        self.recovery.as_ref()
+    }
+
+    /// Whether the index is attached to a file, logging every change.
+    pub fn is_attached(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// The file the index is attached to, if it was attached by path.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn is_attached_to(&self, path: &Path) -> bool {
+        match (&self.path, canonical(path)) {
+            (Some(mine), Some(theirs)) => *mine == theirs,
+            _ => false,
+        }
+    }
+
+    /// The index as the bytes of a complete `.evec` file (a snapshot, as [`Index::save`]
+    /// writes, without the journal's state).
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         let payloads = self.payloads();
         let mut backend = MemBackend::new();
@@ -392,12 +470,65 @@ impl Index {
         Ok(backend.into_vec())
     }
 
-    /// Opens an index saved with [`Index::save`]. Every checksum is verified and every field
-    /// checked; a damaged file is an [`Error::Storage`] or [`Error::Format`] naming what is
-    /// wrong.
+    /// Opens the index at `path` and attaches it: the snapshot is verified (every checksum,
+    /// every field), the write-ahead log beside it is replayed (a torn tail from a crash is
+    /// cut; see [`Index::recovery_report`]), and from then on every change is logged and
+    /// durable when it returns. A damaged file is an [`Error::Storage`] or [`Error::Format`]
+    /// naming what is wrong.
     pub fn open(path: impl AsRef<Path>) -> Result<Index, Error> {
-        let backend = FileBackend::open_read_only(path).map_err(StorageError::from)?;
-        Self::from_file(&EvecFile::open(&backend)?)
+        Self::open_with(path, Durability::default())
+    }
+
+    /// [`Index::open`] with a durability setting.
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Index, Error> {
+        let path = path.as_ref();
+        let (dir, name) = FsDir::split(path)?;
+        let mut index = Self::open_in(Box::new(dir), &name, durability)?;
+        index.path = canonical(path);
+        Ok(index)
+    }
+
+    /// Opens the index at `path` for reading: the log is replayed in memory, but nothing is
+    /// written (a torn tail is ignored, not cut) and the index is not attached.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Index, Error> {
+        let (mut dir, name) = FsDir::split(path.as_ref())?;
+        let (mut index, report) = Journal::read(
+            &mut dir,
+            &name,
+            |file| Index::from_file(&file),
+            Index::replay,
+        )?;
+        index.recovery = Some(report);
+        Ok(index)
+    }
+
+    /// [`Index::open`] over any [`Directory`] (a custom store, or the crash simulator
+    /// [`edgevec_storage::CrashDir`]): the snapshot `name` and its log `name.wal`.
+    pub fn open_in(
+        dir: Box<dyn Directory>,
+        name: &str,
+        durability: Durability,
+    ) -> Result<Index, Error> {
+        let (journal, mut index, report) = Journal::open(
+            dir,
+            name,
+            durability,
+            |file| Index::from_file(&file),
+            Index::replay,
+        )?;
+        index.journal = Some(journal);
+        index.recovery = Some(report);
+        Ok(index)
+    }
+
+    /// Replays one logged operation.
+    fn replay(&mut self, record: LogRecord) -> Result<(), Error> {
+        self.apply(&record.op)
+            .map(|_| ())
+            .map_err(|e| Error::Format {
+                section: "log",
+                reason: format!("record {} cannot be applied: {e}", record.seq),
+            })
     }
 
     /// Opens an index from the bytes of an `.evec` file (see [`Index::to_bytes`]).
@@ -425,10 +556,7 @@ impl Index {
         if !graph_built {
             let mut pending = Pending::new(dim, config.metric);
             pending.load(ids, rows)?;
-            return Ok(Index {
-                config,
-                engine: Engine::Pending(pending),
-            });
+            return Ok(Index::assemble(config, Engine::Pending(pending)));
         }
         let deleted = read_tombstones(required(SectionKind::TOMBSTONES, "tombstones")?, n)?;
         let parts = read_graph(
@@ -446,8 +574,15 @@ impl Index {
             Quantization::I8 => Engine::I8(coded::<ScalarI8>(file, &config, rows, parts)?),
             Quantization::Binary => Engine::Binary(coded::<Binary>(file, &config, rows, parts)?),
         };
-        Ok(Index { config, engine })
+        Ok(Index::assemble(config, engine))
     }
+}
+
+/// The canonical form of a file path (its directory resolved), to recognise the same file
+/// under two spellings.
+fn canonical(path: &Path) -> Option<std::path::PathBuf> {
+    let (dir, name) = FsDir::split(path).ok()?;
+    Some(std::fs::canonicalize(dir.path()).ok()?.join(name))
 }
 
 fn coded<Q: Quantizer>(

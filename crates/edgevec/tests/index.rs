@@ -117,8 +117,8 @@ fn a_quantized_index_searches_exactly_until_it_trains() {
     }
     assert!(!index.stats().graph_built);
     // Pending vectors: exact search, deletes, upserts, duplicates.
-    assert!(index.delete(5));
-    assert!(!index.delete(5));
+    assert!(index.delete(5).unwrap());
+    assert!(!index.delete(5).unwrap());
     assert!(index.upsert(6, rows[7]).unwrap());
     assert!(matches!(index.insert(6, rows[6]), Err(Error::Graph(_))));
     let hits = index.search(rows[7], 2).unwrap();
@@ -161,10 +161,10 @@ fn deletes_and_compaction_on_codes() {
     let (base, queries) = data(3, 2_000, 20, dim);
     let mut index = build(Metric::L2, Quantization::U8, &base, dim);
     for id in (0..2_000u64).filter(|i| i.is_multiple_of(3)) {
-        assert!(index.delete(id));
+        assert!(index.delete(id).unwrap());
     }
     let removed = index.deleted_len();
-    assert_eq!(index.compact(), removed);
+    assert_eq!(index.compact().unwrap(), removed);
     assert_eq!(index.len(), 2_000 - removed);
     let keep = |id: u32| !id.is_multiple_of(3);
     let truth = exact_knn(Distance::L2, &base, &queries, dim, 10, keep);

@@ -26,7 +26,7 @@ fn index(
     let ids: Vec<u64> = (0..n as u64).map(|i| i * 3 + 1).collect();
     index.insert_batch(&ids, &rows).unwrap();
     for id in ids.iter().step_by(7) {
-        index.delete(*id);
+        index.delete(*id).unwrap();
     }
     (index, queries)
 }
@@ -70,8 +70,8 @@ fn every_kind_of_index_round_trips_through_a_file() {
         let extra = vec![0.25f32; DIM];
         original.insert(99_999, &extra).unwrap();
         reopened.insert(99_999, &extra).unwrap();
-        original.compact();
-        reopened.compact();
+        original.compact().unwrap();
+        reopened.compact().unwrap();
         same_answers(&original, &reopened, &queries);
         // Saving over an existing file replaces it.
         reopened.save(&path).unwrap();
