@@ -21,6 +21,11 @@ impl Map {
         // the target, which leaves the mapped inode untouched), and `EvecFile::open_mmap`
         // documents that other writers must not modify the file while it is open.
         let map = unsafe { memmap2::Mmap::map(file)? };
+        // Rows are read at random (one per rescored candidate): read-ahead would page in
+        // neighbours nobody asked for and inflate the resident set. Advice is a hint; a
+        // platform that refuses it still works.
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Random);
         Ok(Self(map))
     }
 

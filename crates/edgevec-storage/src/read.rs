@@ -386,6 +386,9 @@ struct Block([u8; 64]);
 pub struct EvecFile {
     bytes: Bytes,
     summary: FileSummary,
+    /// For a mapped file: in-memory copies of the sections that are not `F32_ROWS` (read at
+    /// open, so the map's pages are only ever touched by row reads); empty otherwise.
+    copies: Vec<Option<Vec<Block>>>,
 }
 
 /// Where an [`EvecFile`]'s bytes live.
@@ -437,13 +440,19 @@ impl EvecFile {
         Ok(Self {
             bytes: Bytes::Owned(blocks),
             summary,
+            copies: Vec::new(),
         })
     }
 
-    /// Memory-maps the file at `path` read-only and verifies it as [`verify`] does (which
-    /// reads every page once, for the checksums). Payloads are then served from the map:
-    /// `F32_ROWS` sections are 64-byte aligned in the file and the map is page aligned, so
-    /// [`EvecFile::f32s`] borrows them without copying.
+    /// Opens the file at `path` with its `F32_ROWS` sections memory-mapped and every other
+    /// section read into memory.
+    ///
+    /// Verification ([`verify`]: every checksum) reads the file with positioned reads in
+    /// bounded memory, never through the map, so opening touches no mapped page: the rows
+    /// are paged in only as they are used, and the map is advised for random access (no
+    /// read-ahead), so the process's resident memory grows by about one page per row read,
+    /// not by the file's size. `F32_ROWS` sections are 64-byte aligned in the file and the map
+    /// is page aligned, so [`EvecFile::f32s`] borrows them without copying.
     ///
     /// The file must not be modified or truncated, by any process, while the returned
     /// `EvecFile` lives: mapped bytes would change under the borrowed slices, and a truncation
@@ -454,16 +463,37 @@ impl EvecFile {
     /// # Errors
     /// As [`verify`].
     pub fn open_mmap(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let file = std::fs::File::open(path)?;
-        if file.metadata()?.len() == 0 {
+        let backend = crate::FileBackend::open_read_only(path)?;
+        let len = backend.len()?;
+        if len == 0 {
             // Nothing to map (mapping zero bytes fails on some platforms).
             return Self::from_bytes(&[]);
         }
+        let summary = verify(&backend)?;
+        let mut copies = Vec::with_capacity(summary.sections.len());
+        for info in &summary.sections {
+            copies.push(if info.kind == SectionKind::F32_ROWS {
+                None
+            } else {
+                let mut blocks = alloc_blocks(info.length)?;
+                let buf =
+                    &mut bytemuck::cast_slice_mut::<Block, u8>(&mut blocks)[..info.length as usize];
+                backend.read_at(info.offset, buf)?;
+                Some(blocks)
+            });
+        }
+        let file = backend.into_file();
         let map = Map::new(&file)?;
-        let summary = validate(map.as_slice())?;
+        if (map.as_slice().len() as u64) < len {
+            return Err(StorageError::Truncated {
+                expected: len,
+                found: map.as_slice().len() as u64,
+            });
+        }
         Ok(Self {
             bytes: Bytes::Mapped(map),
             summary,
+            copies,
         })
     }
 
@@ -504,6 +534,9 @@ impl EvecFile {
     /// The payload of section `index`.
     pub fn section(&self, index: usize) -> Option<&[u8]> {
         let info = self.summary.sections.get(index)?;
+        if let Some(Some(copy)) = self.copies.get(index) {
+            return Some(&bytemuck::cast_slice::<Block, u8>(copy)[..info.length as usize]);
+        }
         // Verified: offset + length <= file length, which fits in usize.
         Some(&self.as_bytes()[info.offset as usize..(info.offset + info.length) as usize])
     }
