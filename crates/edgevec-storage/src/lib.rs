@@ -71,6 +71,30 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_parts_are_stored_as_one_payload() {
+        let (a, b, c) = ([1.0f32, 2.0], [0.0f32; 0], [3.5f32, -4.0, 5.0]);
+        let parts: [&[f32]; 3] = [&a, &b, &c];
+        let mut backend = MemBackend::new();
+        write_file(
+            &mut backend,
+            &[Section::f32_parts(SectionKind::F32_ROWS, &parts)],
+        )
+        .unwrap();
+        let mut whole = MemBackend::new();
+        write_file(
+            &mut whole,
+            &[Section::f32(
+                SectionKind::F32_ROWS,
+                &[1.0, 2.0, 3.5, -4.0, 5.0],
+            )],
+        )
+        .unwrap();
+        assert_eq!(backend, whole);
+    }
+
     #[test]
     fn crc32_matches_the_ieee_check_value() {
         // The standard check value of CRC-32/ISO-HDLC for the ASCII string "123456789".

@@ -11,6 +11,9 @@ pub enum Payload<'a> {
     Bytes(&'a [u8]),
     /// f32 values, stored as little-endian IEEE 754 binary32 (whatever the host's byte order).
     F32(&'a [f32]),
+    /// f32 values given in pieces, stored one after the other as one payload (rows that live
+    /// partly in a memory map and partly in memory, written without gathering them first).
+    F32Parts(&'a [&'a [f32]]),
 }
 
 impl Payload<'_> {
@@ -18,13 +21,21 @@ impl Payload<'_> {
         match self {
             Payload::Bytes(b) => Some(b.len() as u64),
             Payload::F32(v) => (v.len() as u64).checked_mul(4),
+            Payload::F32Parts(parts) => parts
+                .iter()
+                .try_fold(0u64, |n, v| n.checked_add((v.len() as u64).checked_mul(4)?)),
         }
     }
 
     /// Calls `f` with the stored little-endian bytes, in order, in one or more pieces.
     fn for_each_chunk(&self, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        self.visit(&mut f)
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
         match self {
             Payload::Bytes(b) => f(b),
+            Payload::F32Parts(parts) => parts.iter().try_for_each(|v| Payload::F32(v).visit(f)),
             #[cfg(target_endian = "little")]
             Payload::F32(v) => f(bytemuck::cast_slice(v)),
             #[cfg(not(target_endian = "little"))]
@@ -56,6 +67,14 @@ impl<'a> Section<'a> {
         Self {
             kind,
             payload: Payload::Bytes(bytes),
+        }
+    }
+
+    /// A section of f32 values given in pieces, stored as one payload.
+    pub fn f32_parts(kind: SectionKind, parts: &'a [&'a [f32]]) -> Self {
+        Self {
+            kind,
+            payload: Payload::F32Parts(parts),
         }
     }
 

@@ -75,6 +75,7 @@
 mod pending;
 mod persist;
 mod quantized;
+mod rows;
 
 use edgevec_graph::{F32Store, GraphError, Hnsw};
 use std::borrow::Cow;
@@ -406,8 +407,11 @@ pub struct IndexStats {
     pub quantization: Quantization,
     /// Whether the graph exists yet (a quantized index before training searches exactly).
     pub graph_built: bool,
-    /// Bytes of f32 rows.
+    /// Bytes of f32 rows held in memory.
     pub vector_bytes: usize,
+    /// Bytes of f32 rows of a quantized index served from its memory-mapped file: on disk,
+    /// paged in only for the candidates a search rescores (not counted in `vector_bytes`).
+    pub mapped_vector_bytes: usize,
     /// Bytes of quantized codes and codec parameters.
     pub code_bytes: usize,
     /// Bytes of neighbour lists and graph bookkeeping.
@@ -638,6 +642,7 @@ impl Index {
             quantization: self.config.quantization,
             graph_built: !matches!(self.engine, Engine::Pending(_)),
             vector_bytes: 0,
+            mapped_vector_bytes: 0,
             code_bytes: 0,
             graph_bytes: 0,
             id_bytes: 0,
@@ -898,7 +903,9 @@ fn rescored<Q: Quantizer>(
     let metric = g.metric();
     let top = edgevec_quant::rescore(candidates.iter().map(|n| n.id), k, |id| {
         let row = g.slot(id).and_then(|s| g.store().row(s))?;
-        Some(edgevec_quant::exact_distance(metric, query, row))
+        // A row read from a file is checksummed but not scanned at open (that would page the
+        // whole file in): a non-finite value there makes the candidate unrankable, so skip it.
+        Some(edgevec_quant::exact_distance(metric, query, row)).filter(|d| d.is_finite())
     });
     Ok(top
         .into_iter()
@@ -910,6 +917,7 @@ fn code_stats<Q: Quantizer>(g: &Hnsw<CodeStore<Q>>, base: IndexStats) -> IndexSt
     let s = g.stats();
     IndexStats {
         vector_bytes: g.store().row_bytes(),
+        mapped_vector_bytes: g.store().mapped_row_bytes(),
         code_bytes: g.store().code_bytes(),
         graph_bytes: s.graph_bytes + s.scratch_bytes,
         id_bytes: s.id_bytes,

@@ -6,6 +6,7 @@
 //! inconsistent is a typed error too, never a panic or an index with wrong data.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use edgevec_graph::{F32Store, GraphParts, Hnsw, HnswParams, VectorStore};
 use edgevec_quant::{Binary, Codes, Quantizer, ScalarI8, ScalarU8};
@@ -18,6 +19,7 @@ use edgevec_storage::{
 
 use crate::pending::Pending;
 use crate::quantized::CodeStore;
+use crate::rows::Rows;
 use crate::{Config, Engine, Error, Index, Quantization};
 
 /// Version of the PARAMS payload layout.
@@ -308,7 +310,8 @@ fn check_rows(rows: &[f32], n: usize, dim: usize) -> Result<(), Error> {
 /// The owned payloads of an index's sections (rows are borrowed from the index).
 pub(crate) struct Payloads<'a> {
     params: Vec<u8>,
-    rows: &'a [f32],
+    /// The rows in up to two pieces (a mapped prefix and rows added since).
+    rows: [&'a [f32]; 2],
     ids: Vec<u8>,
     graph: Option<(Vec<u8>, Vec<u8>)>,
     codec: Option<(Vec<u8>, Vec<u8>)>,
@@ -318,7 +321,7 @@ impl Payloads<'_> {
     pub(crate) fn sections(&self) -> Vec<Section<'_>> {
         let mut s = vec![
             Section::bytes(SectionKind::PARAMS, &self.params),
-            Section::f32(SectionKind::F32_ROWS, self.rows),
+            Section::f32_parts(SectionKind::F32_ROWS, &self.rows),
             Section::bytes(SectionKind::ID_MAP, &self.ids),
         ];
         if let Some((graph, tombstones)) = &self.graph {
@@ -367,12 +370,12 @@ impl Index {
         match &self.engine {
             Engine::Pending(p) => Payloads {
                 params: params_bytes(c, false),
-                rows: p.rows(),
+                rows: [p.rows(), &[]],
                 ids: ids_bytes(p.ids()),
                 graph: None,
                 codec: None,
             },
-            Engine::F32(g) => graph!(g, g.store().rows(), None),
+            Engine::F32(g) => graph!(g, [g.store().rows(), &[]], None),
             Engine::U8(g) => graph!(g, g.store().rows(), Some(code_payloads(g))),
             Engine::I8(g) => graph!(g, g.store().rows(), Some(code_payloads(g))),
             Engine::Binary(g) => graph!(g, g.store().rows(), Some(code_payloads(g))),
@@ -492,12 +495,7 @@ impl Index {
     /// written (a torn tail is ignored, not cut) and the index is not attached.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Index, Error> {
         let (mut dir, name) = FsDir::split(path.as_ref())?;
-        let (mut index, report) = Journal::read(
-            &mut dir,
-            &name,
-            |file| Index::from_file(&file),
-            Index::replay,
-        )?;
+        let (mut index, report) = Journal::read(&mut dir, &name, Index::from_file, Index::replay)?;
         index.recovery = Some(report);
         Ok(index)
     }
@@ -509,13 +507,8 @@ impl Index {
         name: &str,
         durability: Durability,
     ) -> Result<Index, Error> {
-        let (journal, mut index, report) = Journal::open(
-            dir,
-            name,
-            durability,
-            |file| Index::from_file(&file),
-            Index::replay,
-        )?;
+        let (journal, mut index, report) =
+            Journal::open(dir, name, durability, Index::from_file, Index::replay)?;
         index.journal = Some(journal);
         index.recovery = Some(report);
         Ok(index)
@@ -533,10 +526,13 @@ impl Index {
 
     /// Opens an index from the bytes of an `.evec` file (see [`Index::to_bytes`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Index, Error> {
-        Self::from_file(&EvecFile::from_bytes(bytes)?)
+        Self::from_file(EvecFile::from_bytes(bytes)?)
     }
 
-    fn from_file(file: &EvecFile) -> Result<Index, Error> {
+    /// Builds an index from a verified snapshot. A quantized index keeps the file (when it is
+    /// memory-mapped) and serves its rows from it; everything else is copied out.
+    fn from_file(file: EvecFile) -> Result<Index, Error> {
+        let file = Arc::new(file);
         let required = |kind: SectionKind, name: &'static str| {
             file.payload(kind)
                 .ok_or_else(|| format_error(name, "the section is missing"))
@@ -546,16 +542,18 @@ impl Index {
             config,
             graph_built,
         } = read_params(params_raw)?;
-        let rows = file.f32s(SectionKind::F32_ROWS)?.into_owned();
         let dim = config.dim;
-        if !rows.len().is_multiple_of(dim) {
+        let values = file.f32s(SectionKind::F32_ROWS)?.len();
+        if !values.is_multiple_of(dim) {
             return Err(format_error("rows", "not a whole number of rows"));
         }
-        let n = rows.len() / dim;
+        let n = values / dim;
+        let owned_rows =
+            || -> Result<Vec<f32>, Error> { Ok(file.f32s(SectionKind::F32_ROWS)?.into_owned()) };
         let ids = read_ids(required(SectionKind::ID_MAP, "id map")?, n)?;
         if !graph_built {
             let mut pending = Pending::new(dim, config.metric);
-            pending.load(ids, rows)?;
+            pending.load(ids, owned_rows()?)?;
             return Ok(Index::assemble(config, Engine::Pending(pending)));
         }
         let deleted = read_tombstones(required(SectionKind::TOMBSTONES, "tombstones")?, n)?;
@@ -567,12 +565,12 @@ impl Index {
         let params: HnswParams = config.params;
         let engine = match config.quantization {
             Quantization::None => {
-                let store = F32Store::from_rows(dim, config.metric, rows)?;
+                let store = F32Store::from_rows(dim, config.metric, owned_rows()?)?;
                 Engine::F32(Hnsw::from_parts(store, params, parts)?)
             }
-            Quantization::U8 => Engine::U8(coded::<ScalarU8>(file, &config, rows, parts)?),
-            Quantization::I8 => Engine::I8(coded::<ScalarI8>(file, &config, rows, parts)?),
-            Quantization::Binary => Engine::Binary(coded::<Binary>(file, &config, rows, parts)?),
+            Quantization::U8 => Engine::U8(coded::<ScalarU8>(&file, &config, parts)?),
+            Quantization::I8 => Engine::I8(coded::<ScalarI8>(&file, &config, parts)?),
+            Quantization::Binary => Engine::Binary(coded::<Binary>(&file, &config, parts)?),
         };
         Ok(Index::assemble(config, engine))
     }
@@ -586,9 +584,8 @@ fn canonical(path: &Path) -> Option<std::path::PathBuf> {
 }
 
 fn coded<Q: Quantizer>(
-    file: &EvecFile,
+    file: &Arc<EvecFile>,
     config: &Config,
-    rows: Vec<f32>,
     parts: GraphParts,
 ) -> Result<Hnsw<CodeStore<Q>>, Error> {
     let codec = file
@@ -605,7 +602,14 @@ fn coded<Q: Quantizer>(
         .payload(SectionKind::CODES)
         .ok_or_else(|| format_error("codes", "the section is missing"))?;
     let codes = Codes::from_bytes(&q, codes_raw)?;
-    check_rows(&rows, codes.len(), config.dim)?;
+    let rows = match Rows::mapped(config.dim, Arc::clone(file)) {
+        Some(rows) => rows,
+        None => {
+            let rows = file.f32s(SectionKind::F32_ROWS)?.into_owned();
+            check_rows(&rows, codes.len(), config.dim)?;
+            Rows::owned(config.dim, rows)
+        }
+    };
     let store = CodeStore::from_parts(q, codes, rows)?;
     Ok(Hnsw::from_parts(store, config.params, parts)?)
 }

@@ -4,6 +4,8 @@
 use edgevec_graph::{GraphError, VectorStore};
 use edgevec_quant::{Codes, Metric, Quantizer};
 
+use crate::rows::Rows;
+
 /// Codes for the graph, f32 rows for exact rescoring, in the same slot order.
 ///
 /// Under the cosine metric rows are stored normalized, like [`edgevec_graph::F32Store`] does.
@@ -11,16 +13,17 @@ use edgevec_quant::{Codes, Metric, Quantizer};
 pub(crate) struct CodeStore<Q: Quantizer> {
     quantizer: Q,
     codes: Codes<Q::Elem>,
-    rows: Vec<f32>,
+    rows: Rows,
 }
 
 impl<Q: Quantizer> CodeStore<Q> {
     pub(crate) fn new(quantizer: Q) -> Self {
         let codes = Codes::new(&quantizer);
+        let rows = Rows::new(quantizer.dim());
         Self {
             quantizer,
             codes,
-            rows: Vec::new(),
+            rows,
         }
     }
 
@@ -29,15 +32,15 @@ impl<Q: Quantizer> CodeStore<Q> {
     pub(crate) fn from_parts(
         quantizer: Q,
         codes: Codes<Q::Elem>,
-        rows: Vec<f32>,
+        rows: Rows,
     ) -> Result<Self, crate::Error> {
-        if Some(rows.len()) != codes.len().checked_mul(quantizer.dim()) {
+        if rows.len() != codes.len() {
             return Err(crate::Error::Format {
                 section: "rows",
-                reason: format!("{} values for {} codes", rows.len(), codes.len()),
+                reason: format!("{} rows for {} codes", rows.len(), codes.len()),
             });
         }
-        if rows.iter().any(|x| !x.is_finite()) {
+        if !rows.tail_is_finite() {
             return Err(crate::Error::Format {
                 section: "rows",
                 reason: "a value is NaN or infinite".into(),
@@ -58,16 +61,14 @@ impl<Q: Quantizer> CodeStore<Q> {
         &self.codes
     }
 
-    /// All rows, row-major.
-    pub(crate) fn rows(&self) -> &[f32] {
-        &self.rows
+    /// All rows, row-major, in up to two pieces.
+    pub(crate) fn rows(&self) -> [&[f32]; 2] {
+        self.rows.parts()
     }
 
     /// The f32 row of `slot` (normalized under cosine).
     pub(crate) fn row(&self, slot: u32) -> Option<&[f32]> {
-        let dim = self.quantizer.dim();
-        let start = (slot as usize).checked_mul(dim)?;
-        self.rows.get(start..start + dim)
+        self.rows.row(slot as usize)
     }
 
     /// Bytes held by the codes and codec parameters (what a search touches).
@@ -75,9 +76,14 @@ impl<Q: Quantizer> CodeStore<Q> {
         self.codes.memory_bytes() + self.quantizer.memory_bytes()
     }
 
-    /// Bytes held by the f32 rows (read only when rescoring).
+    /// Bytes of f32 rows held in memory (read only when rescoring).
     pub(crate) fn row_bytes(&self) -> usize {
-        self.rows.capacity() * std::mem::size_of::<f32>()
+        self.rows.resident_bytes()
+    }
+
+    /// Bytes of f32 rows served from the memory-mapped snapshot.
+    pub(crate) fn mapped_row_bytes(&self) -> usize {
+        self.rows.mapped_bytes()
     }
 }
 
@@ -114,8 +120,7 @@ impl<Q: Quantizer> VectorStore for CodeStore<Q> {
 
     fn reserve(&mut self, additional: usize) {
         self.codes.reserve(additional);
-        self.rows
-            .reserve(additional.saturating_mul(self.quantizer.dim()));
+        self.rows.reserve(additional);
     }
 
     fn push(&mut self, vector: &[f32]) -> Result<u32, GraphError> {
@@ -124,8 +129,7 @@ impl<Q: Quantizer> VectorStore for CodeStore<Q> {
             .filter(|s| *s < u32::MAX)
             .ok_or(GraphError::CapacityExceeded)?;
         self.codes.push(&self.quantizer, vector).map_err(rejected)?;
-        self.rows
-            .extend_from_slice(&normalized(self.quantizer.metric(), vector));
+        self.rows.push(&normalized(self.quantizer.metric(), vector));
         Ok(slot)
     }
 
@@ -155,15 +159,7 @@ impl<Q: Quantizer> VectorStore for CodeStore<Q> {
 
     fn retain(&mut self, keep: &[u32]) {
         self.codes.retain(keep);
-        let dim = self.quantizer.dim();
-        for (new, &old) in keep.iter().enumerate() {
-            let old = old as usize;
-            if old != new {
-                self.rows.copy_within(old * dim..(old + 1) * dim, new * dim);
-            }
-        }
-        self.rows.truncate(keep.len() * dim);
-        self.rows.shrink_to_fit();
+        self.rows.retain(keep);
     }
 
     fn prefetch(&self, slot: u32) {

@@ -158,3 +158,33 @@ fn consistent_checksums_over_inconsistent_contents_are_refused() {
     r[3] = f32::NAN;
     assert!(rebuild(&params, &ids, &graph, &tomb, &r).is_err());
 }
+
+#[test]
+fn quantized_indexes_serve_rows_from_the_mapped_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.evec");
+    let (mut original, queries) = index(Metric::L2, Quantization::U8, 600, 50);
+    original.save(&path).unwrap();
+    let mut opened = Index::open(&path).unwrap();
+    let s = opened.stats();
+    assert_eq!(s.vector_bytes, 0, "{s:?}");
+    assert_eq!(s.mapped_vector_bytes, 600 * DIM * 4);
+    same_answers(&original, &opened, &queries);
+    // New rows go to memory after the mapped ones; both are rescored.
+    let extra = vec![0.5f32; DIM];
+    original.insert(123_456, &extra).unwrap();
+    opened.insert(123_456, &extra).unwrap();
+    assert!(opened.stats().vector_bytes >= DIM * 4);
+    same_answers(&original, &opened, &queries);
+    // Compaction copies the surviving rows into memory; a checkpoint and reopen maps them
+    // again.
+    original.compact().unwrap();
+    opened.compact().unwrap();
+    assert_eq!(opened.stats().mapped_vector_bytes, 0);
+    same_answers(&original, &opened, &queries);
+    opened.checkpoint().unwrap();
+    drop(opened);
+    let again = Index::open(&path).unwrap();
+    assert_eq!(again.stats().vector_bytes, 0);
+    same_answers(&original, &again, &queries);
+}

@@ -35,6 +35,10 @@ impl Owned {
         match self.section().payload {
             Payload::Bytes(b) => b.to_vec(),
             Payload::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Payload::F32Parts(parts) => parts
+                .iter()
+                .flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
+                .collect(),
         }
     }
 }
