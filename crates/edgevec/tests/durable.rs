@@ -267,7 +267,7 @@ fn rejected_operations_log_nothing() {
     assert!(index.insert(2, &[1.0, 2.0]).is_err());
     assert!(index.insert_batch(&[2, 2], &[1.0; 2 * DIM]).is_err());
     assert!(index.upsert(2, &[0.0; DIM]).is_err());
-    assert_eq!(index.delete(42).unwrap(), false);
+    assert!(!index.delete(42).unwrap());
     assert_eq!(index.compact().unwrap(), 0);
     assert_eq!(
         log_len(),
