@@ -45,8 +45,8 @@ pub trait Directory: Send + Sync + fmt::Debug {
     fn open(&self, name: &str) -> io::Result<Option<DirFile>>;
     /// Opens the existing file `name` read-only; `None` when there is none.
     fn open_read_only(&self, name: &str) -> io::Result<Option<DirFile>>;
-    /// Reads and verifies the `.evec` file `name` ([`FsDir`] memory-maps it); `None` when
-    /// there is none.
+    /// Reads and verifies the `.evec` file `name` ([`FsDir`] leaves its `F32_ROWS` sections
+    /// in the file, [`EvecFile::open_deferred`]); `None` when there is none.
     fn read_snapshot(&self, name: &str) -> Result<Option<EvecFile>>;
     /// Creates a new, empty temporary file meant to replace `name`.
     fn create_temp(&mut self, name: &str) -> io::Result<TempFile>;
@@ -147,11 +147,9 @@ impl Directory for FsDir {
     }
 
     fn read_snapshot(&self, name: &str) -> Result<Option<EvecFile>> {
-        let path = self.file(name);
-        match fs::metadata(&path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-            Ok(_) => EvecFile::open_mmap(&path).map(Some),
+        match if_exists(FileBackend::open_read_only(self.file(name)))? {
+            None => Ok(None),
+            Some(file) => EvecFile::open_deferred(Box::new(file)).map(Some),
         }
     }
 

@@ -61,7 +61,7 @@ pub use format::{FORMAT_VERSION, FormatVersion, SectionKind};
 pub use journal::{Durability, Journal, RecoveryReport};
 pub use read::{EvecFile, FileSummary, SectionInfo, f32s_from_le_bytes, verify, verify_bytes};
 pub use wal::{LogOp, LogRecord, TailDefect};
-pub use write::{Payload, Section, write_file};
+pub use write::{Payload, Piece, Section, write_file};
 
 /// CRC32 (IEEE, CRC-32/ISO-HDLC) of `bytes`, the checksum every part of an `.evec` file
 /// carries.
@@ -74,13 +74,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn f32_parts_are_stored_as_one_payload() {
-        let (a, b, c) = ([1.0f32, 2.0], [0.0f32; 0], [3.5f32, -4.0, 5.0]);
-        let parts: [&[f32]; 3] = [&a, &b, &c];
+    fn pieces_are_stored_as_one_payload() {
+        let (a, b) = ([1.0f32, 2.0], [0.0f32; 0]);
+        let mut earlier = MemBackend::new();
+        write_file(
+            &mut earlier,
+            &[
+                Section::bytes(SectionKind::PARAMS, b"x"),
+                Section::f32(SectionKind::F32_ROWS, &[3.5, -4.0]),
+            ],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("earlier.evec");
+        std::fs::write(&path, earlier.as_slice()).unwrap();
+        let deferred =
+            EvecFile::open_deferred(Box::new(FileBackend::open_read_only(&path).unwrap())).unwrap();
+        let pieces = [
+            Piece::F32(&a),
+            Piece::Section(&deferred, 1),
+            Piece::F32(&b),
+            Piece::F32(&[5.0]),
+        ];
         let mut backend = MemBackend::new();
         write_file(
             &mut backend,
-            &[Section::f32_parts(SectionKind::F32_ROWS, &parts)],
+            &[Section::pieces(SectionKind::F32_ROWS, &pieces)],
         )
         .unwrap();
         let mut whole = MemBackend::new();

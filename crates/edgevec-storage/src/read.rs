@@ -397,6 +397,9 @@ enum Bytes {
     Owned(Vec<Block>),
     /// Memory-mapped (page aligned).
     Mapped(Map),
+    /// Left in the file: `F32_ROWS` sections are read on demand with positioned reads
+    /// ([`EvecFile::read_f32s`]); every other section is in `copies`.
+    Deferred(crate::DirFile),
 }
 
 impl std::fmt::Debug for EvecFile {
@@ -497,18 +500,143 @@ impl EvecFile {
         })
     }
 
+    /// Opens a file leaving its `F32_ROWS` sections in the file: every checksum is verified
+    /// (with positioned reads, in bounded memory), every other section is read into memory,
+    /// and rows are read on demand with [`EvecFile::read_f32s`]. Nothing of the rows stays in
+    /// the process: reads go through the operating system's page cache, which is not part of
+    /// the process's resident memory and which the system reclaims as it needs. (A memory map,
+    /// [`EvecFile::open_mmap`], keeps every row page it ever touched resident in the process.)
+    ///
+    /// The file must not be modified while the returned `EvecFile` lives (snapshots are only
+    /// ever replaced by rename, which leaves the open file intact).
+    ///
+    /// # Errors
+    /// As [`verify`].
+    pub fn open_deferred(backend: crate::DirFile) -> Result<Self> {
+        let summary = verify(&*backend)?;
+        let mut copies = Vec::with_capacity(summary.sections.len());
+        for info in &summary.sections {
+            copies.push(if info.kind == SectionKind::F32_ROWS {
+                None
+            } else {
+                let mut blocks = alloc_blocks(info.length)?;
+                let buf =
+                    &mut bytemuck::cast_slice_mut::<Block, u8>(&mut blocks)[..info.length as usize];
+                backend.read_at(info.offset, buf)?;
+                Some(blocks)
+            });
+        }
+        Ok(Self {
+            bytes: Bytes::Deferred(backend),
+            summary,
+            copies,
+        })
+    }
+
+    /// Frees the in-memory copies of the sections of a file opened with
+    /// [`EvecFile::open_deferred`] or [`EvecFile::open_mmap`], once the caller has parsed them
+    /// into its own structures; [`EvecFile::section`] returns `None` for them afterwards, while
+    /// deferred and mapped rows stay readable. Does nothing for a file held in memory.
+    pub fn release_copies(&mut self) {
+        for copy in self.copies.iter_mut().flatten() {
+            *copy = Vec::new();
+        }
+    }
+
+    /// Whether section `index` is left in the file ([`EvecFile::open_deferred`]) and must be
+    /// read with [`EvecFile::read_f32s`] or [`EvecFile::visit_section`].
+    pub fn is_deferred(&self, index: usize) -> bool {
+        matches!(self.bytes, Bytes::Deferred(_)) && matches!(self.copies.get(index), Some(None))
+    }
+
+    /// Reads `out.len()` f32 values of section `index`, starting at value `first`, wherever
+    /// the section lives.
+    ///
+    /// # Errors
+    /// [`StorageError::MissingSection`] for a bad index or a range past the section's end;
+    /// I/O errors of a deferred read.
+    pub fn read_f32s(&self, index: usize, first: u64, out: &mut [f32]) -> Result<()> {
+        let info = self
+            .summary
+            .sections
+            .get(index)
+            .ok_or(StorageError::MissingSection {
+                kind: SectionKind(0),
+            })?;
+        let missing = || StorageError::MissingSection { kind: info.kind };
+        let start = first.checked_mul(4).ok_or_else(missing)?;
+        let end = start
+            .checked_add(out.len() as u64 * 4)
+            .filter(|&e| e <= info.length)
+            .ok_or_else(missing)?;
+        match (&self.bytes, self.is_deferred(index)) {
+            (Bytes::Deferred(backend), true) => {
+                let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
+                backend.read_at(info.offset + start, bytes)?;
+                #[cfg(not(target_endian = "little"))]
+                for x in out.iter_mut() {
+                    *x = f32::from_le_bytes(x.to_ne_bytes());
+                }
+                Ok(())
+            }
+            _ => {
+                let bytes = self.section(index).ok_or_else(missing)?;
+                let values = f32s_from_le_bytes(&bytes[start as usize..end as usize]);
+                out.copy_from_slice(&values);
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls `f` with the payload of section `index`, in order, in one or more pieces
+    /// (deferred sections are read in 64 KiB pieces).
+    ///
+    /// # Errors
+    /// [`StorageError::MissingSection`] for a bad index; I/O errors; errors of `f`.
+    pub fn visit_section(
+        &self,
+        index: usize,
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let info = self
+            .summary
+            .sections
+            .get(index)
+            .ok_or(StorageError::MissingSection {
+                kind: SectionKind(0),
+            })?;
+        match (&self.bytes, self.is_deferred(index)) {
+            (Bytes::Deferred(backend), true) => {
+                let mut buf = vec![0u8; info.length.min(READ_CHUNK) as usize];
+                let mut done = 0;
+                while done < info.length {
+                    let n = (info.length - done).min(READ_CHUNK) as usize;
+                    backend.read_at(info.offset + done, &mut buf[..n])?;
+                    f(&buf[..n])?;
+                    done += n as u64;
+                }
+                Ok(())
+            }
+            _ => f(self
+                .section(index)
+                .ok_or(StorageError::MissingSection { kind: info.kind })?),
+        }
+    }
+
     /// Whether the bytes are memory-mapped ([`EvecFile::open_mmap`]) rather than read.
     pub fn is_mapped(&self) -> bool {
         matches!(self.bytes, Bytes::Mapped(_))
     }
 
-    /// The whole file.
-    pub fn as_bytes(&self) -> &[u8] {
+    /// The whole file, when it is in memory or mapped (`None` for
+    /// [`EvecFile::open_deferred`]).
+    pub fn as_bytes(&self) -> Option<&[u8]> {
         let all = match &self.bytes {
             Bytes::Owned(blocks) => bytemuck::cast_slice::<Block, u8>(blocks),
             Bytes::Mapped(map) => map.as_slice(),
+            Bytes::Deferred(_) => return None,
         };
-        &all[..self.summary.len as usize]
+        Some(&all[..self.summary.len as usize])
     }
 
     /// The verified summary: version, flags, length, section table.
@@ -531,14 +659,16 @@ impl EvecFile {
         self.summary.sections.iter().position(|s| s.kind == kind)
     }
 
-    /// The payload of section `index`.
+    /// The payload of section `index` (`None` for a section left in the file by
+    /// [`EvecFile::open_deferred`]; read those with [`EvecFile::read_f32s`]).
     pub fn section(&self, index: usize) -> Option<&[u8]> {
         let info = self.summary.sections.get(index)?;
         if let Some(Some(copy)) = self.copies.get(index) {
-            return Some(&bytemuck::cast_slice::<Block, u8>(copy)[..info.length as usize]);
+            // Released copies are empty; the section is then gone.
+            return bytemuck::cast_slice::<Block, u8>(copy).get(..info.length as usize);
         }
         // Verified: offset + length <= file length, which fits in usize.
-        Some(&self.as_bytes()[info.offset as usize..(info.offset + info.length) as usize])
+        Some(&self.as_bytes()?[info.offset as usize..(info.offset + info.length) as usize])
     }
 
     /// The payload of the first section of `kind`.
@@ -558,6 +688,24 @@ impl EvecFile {
             .find(kind)
             .ok_or(StorageError::MissingSection { kind })?;
         let info = &self.summary.sections[index];
+        if !info.length.is_multiple_of(4) {
+            return Err(StorageError::NotF32 {
+                index,
+                kind,
+                length: info.length,
+            });
+        }
+        if self.is_deferred(index) {
+            let n = usize::try_from(info.length / 4).map_err(|_| {
+                StorageError::Io(io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    "section too large for memory",
+                ))
+            })?;
+            let mut values = vec![0f32; n];
+            self.read_f32s(index, 0, &mut values)?;
+            return Ok(Cow::Owned(values));
+        }
         let bytes = self
             .section(index)
             .ok_or(StorageError::MissingSection { kind })?;

@@ -11,9 +11,19 @@ pub enum Payload<'a> {
     Bytes(&'a [u8]),
     /// f32 values, stored as little-endian IEEE 754 binary32 (whatever the host's byte order).
     F32(&'a [f32]),
-    /// f32 values given in pieces, stored one after the other as one payload (rows that live
-    /// partly in a memory map and partly in memory, written without gathering them first).
-    F32Parts(&'a [&'a [f32]]),
+    /// Pieces stored one after the other as one payload: f32 values in memory and copies of
+    /// sections of an open file (rows that live partly in an earlier snapshot and partly in
+    /// memory, written without gathering them first).
+    Pieces(&'a [Piece<'a>]),
+}
+
+/// One piece of a [`Payload::Pieces`].
+#[derive(Clone, Copy, Debug)]
+pub enum Piece<'a> {
+    /// f32 values, stored little-endian.
+    F32(&'a [f32]),
+    /// The payload of section `.1` of an open file, copied as it is.
+    Section(&'a crate::EvecFile, usize),
 }
 
 impl Payload<'_> {
@@ -21,9 +31,12 @@ impl Payload<'_> {
         match self {
             Payload::Bytes(b) => Some(b.len() as u64),
             Payload::F32(v) => (v.len() as u64).checked_mul(4),
-            Payload::F32Parts(parts) => parts
-                .iter()
-                .try_fold(0u64, |n, v| n.checked_add((v.len() as u64).checked_mul(4)?)),
+            Payload::Pieces(pieces) => pieces.iter().try_fold(0u64, |n, p| {
+                n.checked_add(match p {
+                    Piece::F32(v) => (v.len() as u64).checked_mul(4)?,
+                    Piece::Section(file, i) => file.sections().get(*i)?.length,
+                })
+            }),
         }
     }
 
@@ -35,7 +48,10 @@ impl Payload<'_> {
     fn visit(&self, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
         match self {
             Payload::Bytes(b) => f(b),
-            Payload::F32Parts(parts) => parts.iter().try_for_each(|v| Payload::F32(v).visit(f)),
+            Payload::Pieces(pieces) => pieces.iter().try_for_each(|p| match p {
+                Piece::F32(v) => Payload::F32(v).visit(f),
+                Piece::Section(file, i) => file.visit_section(*i, f),
+            }),
             #[cfg(target_endian = "little")]
             Payload::F32(v) => f(bytemuck::cast_slice(v)),
             #[cfg(not(target_endian = "little"))]
@@ -70,11 +86,11 @@ impl<'a> Section<'a> {
         }
     }
 
-    /// A section of f32 values given in pieces, stored as one payload.
-    pub fn f32_parts(kind: SectionKind, parts: &'a [&'a [f32]]) -> Self {
+    /// A section whose payload is `pieces`, one after the other.
+    pub fn pieces(kind: SectionKind, pieces: &'a [Piece<'a>]) -> Self {
         Self {
             kind,
-            payload: Payload::F32Parts(parts),
+            payload: Payload::Pieces(pieces),
         }
     }
 

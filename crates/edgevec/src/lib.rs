@@ -409,9 +409,9 @@ pub struct IndexStats {
     pub graph_built: bool,
     /// Bytes of f32 rows held in memory.
     pub vector_bytes: usize,
-    /// Bytes of f32 rows of a quantized index served from its memory-mapped file: on disk,
-    /// paged in only for the candidates a search rescores (not counted in `vector_bytes`).
-    pub mapped_vector_bytes: usize,
+    /// Bytes of f32 rows of a quantized index left in the file it was opened from, read on
+    /// demand for the candidates a search rescores (not counted in `vector_bytes`).
+    pub file_vector_bytes: usize,
     /// Bytes of quantized codes and codec parameters.
     pub code_bytes: usize,
     /// Bytes of neighbour lists and graph bookkeeping.
@@ -525,18 +525,9 @@ impl Index {
         match &self.engine {
             Engine::Pending(p) => p.row(id).map(<[f32]>::to_vec),
             Engine::F32(g) => g.slot(id).map(|s| g.store().row(s).to_vec()),
-            Engine::U8(g) => g
-                .slot(id)
-                .and_then(|s| g.store().row(s))
-                .map(<[f32]>::to_vec),
-            Engine::I8(g) => g
-                .slot(id)
-                .and_then(|s| g.store().row(s))
-                .map(<[f32]>::to_vec),
-            Engine::Binary(g) => g
-                .slot(id)
-                .and_then(|s| g.store().row(s))
-                .map(<[f32]>::to_vec),
+            Engine::U8(g) => coded_row(g, id),
+            Engine::I8(g) => coded_row(g, id),
+            Engine::Binary(g) => coded_row(g, id),
         }
     }
 
@@ -642,7 +633,7 @@ impl Index {
             quantization: self.config.quantization,
             graph_built: !matches!(self.engine, Engine::Pending(_)),
             vector_bytes: 0,
-            mapped_vector_bytes: 0,
+            file_vector_bytes: 0,
             code_bytes: 0,
             graph_bytes: 0,
             id_bytes: 0,
@@ -901,8 +892,9 @@ fn rescored<Q: Quantizer>(
     let wanted = edgevec_quant::oversampled(k, oversample);
     let candidates = g.search_with(query, wanted, ef.max(wanted), filter)?;
     let metric = g.metric();
+    let mut buf = Vec::new();
     let top = edgevec_quant::rescore(candidates.iter().map(|n| n.id), k, |id| {
-        let row = g.slot(id).and_then(|s| g.store().row(s))?;
+        let row = g.slot(id).and_then(|s| g.store().row(s, &mut buf))?;
         // A row read from a file is checksummed but not scanned at open (that would page the
         // whole file in): a non-finite value there makes the candidate unrankable, so skip it.
         Some(edgevec_quant::exact_distance(metric, query, row)).filter(|d| d.is_finite())
@@ -913,11 +905,19 @@ fn rescored<Q: Quantizer>(
         .collect())
 }
 
+/// The stored row of live `id` in a quantized index.
+fn coded_row<Q: Quantizer>(g: &Hnsw<CodeStore<Q>>, id: u64) -> Option<Vec<f32>> {
+    let mut buf = Vec::new();
+    g.slot(id)
+        .and_then(|s| g.store().row(s, &mut buf))
+        .map(<[f32]>::to_vec)
+}
+
 fn code_stats<Q: Quantizer>(g: &Hnsw<CodeStore<Q>>, base: IndexStats) -> IndexStats {
     let s = g.stats();
     IndexStats {
         vector_bytes: g.store().row_bytes(),
-        mapped_vector_bytes: g.store().mapped_row_bytes(),
+        file_vector_bytes: g.store().file_row_bytes(),
         code_bytes: g.store().code_bytes(),
         graph_bytes: s.graph_bytes + s.scratch_bytes,
         id_bytes: s.id_bytes,

@@ -13,7 +13,7 @@ use edgevec_quant::{Binary, Codes, Quantizer, ScalarI8, ScalarU8};
 use edgevec_simd::Metric;
 use edgevec_storage::journal;
 use edgevec_storage::{
-    Directory, Durability, EvecFile, FsDir, Journal, LogRecord, MemBackend, RecoveryReport,
+    Directory, Durability, EvecFile, FsDir, Journal, LogRecord, MemBackend, Piece, RecoveryReport,
     Section, SectionKind, write_file,
 };
 
@@ -310,8 +310,8 @@ fn check_rows(rows: &[f32], n: usize, dim: usize) -> Result<(), Error> {
 /// The owned payloads of an index's sections (rows are borrowed from the index).
 pub(crate) struct Payloads<'a> {
     params: Vec<u8>,
-    /// The rows in up to two pieces (a mapped prefix and rows added since).
-    rows: [&'a [f32]; 2],
+    /// The rows as pieces (rows left in an earlier snapshot, rows in memory).
+    rows: Vec<Piece<'a>>,
     ids: Vec<u8>,
     graph: Option<(Vec<u8>, Vec<u8>)>,
     codec: Option<(Vec<u8>, Vec<u8>)>,
@@ -321,7 +321,7 @@ impl Payloads<'_> {
     pub(crate) fn sections(&self) -> Vec<Section<'_>> {
         let mut s = vec![
             Section::bytes(SectionKind::PARAMS, &self.params),
-            Section::f32_parts(SectionKind::F32_ROWS, &self.rows),
+            Section::pieces(SectionKind::F32_ROWS, &self.rows),
             Section::bytes(SectionKind::ID_MAP, &self.ids),
         ];
         if let Some((graph, tombstones)) = &self.graph {
@@ -370,12 +370,12 @@ impl Index {
         match &self.engine {
             Engine::Pending(p) => Payloads {
                 params: params_bytes(c, false),
-                rows: [p.rows(), &[]],
+                rows: vec![Piece::F32(p.rows())],
                 ids: ids_bytes(p.ids()),
                 graph: None,
                 codec: None,
             },
-            Engine::F32(g) => graph!(g, [g.store().rows(), &[]], None),
+            Engine::F32(g) => graph!(g, vec![Piece::F32(g.store().rows())], None),
             Engine::U8(g) => graph!(g, g.store().rows(), Some(code_payloads(g))),
             Engine::I8(g) => graph!(g, g.store().rows(), Some(code_payloads(g))),
             Engine::Binary(g) => graph!(g, g.store().rows(), Some(code_payloads(g))),
@@ -529,10 +529,9 @@ impl Index {
         Self::from_file(EvecFile::from_bytes(bytes)?)
     }
 
-    /// Builds an index from a verified snapshot. A quantized index keeps the file (when it is
-    /// memory-mapped) and serves its rows from it; everything else is copied out.
+    /// Builds an index from a verified snapshot. A quantized index keeps the file (when its
+    /// rows were left there) and reads rows from it on demand; everything else is copied out.
     fn from_file(file: EvecFile) -> Result<Index, Error> {
-        let file = Arc::new(file);
         let required = |kind: SectionKind, name: &'static str| {
             file.payload(kind)
                 .ok_or_else(|| format_error(name, "the section is missing"))
@@ -543,17 +542,23 @@ impl Index {
             graph_built,
         } = read_params(params_raw)?;
         let dim = config.dim;
-        let values = file.f32s(SectionKind::F32_ROWS)?.len();
-        if !values.is_multiple_of(dim) {
-            return Err(format_error("rows", "not a whole number of rows"));
-        }
-        let n = values / dim;
-        let owned_rows =
-            || -> Result<Vec<f32>, Error> { Ok(file.f32s(SectionKind::F32_ROWS)?.into_owned()) };
+        // The row count from the section's length: the rows themselves may stay in the file.
+        let rows_at = file
+            .find(SectionKind::F32_ROWS)
+            .ok_or_else(|| format_error("rows", "the section is missing"))?;
+        let row_bytes = file.sections()[rows_at].length;
+        let n = usize::try_from(row_bytes / 4)
+            .ok()
+            .filter(|v| row_bytes % 4 == 0 && v % dim == 0)
+            .ok_or_else(|| format_error("rows", "not a whole number of rows"))?
+            / dim;
+        let owned_rows = |file: &EvecFile| -> Result<Vec<f32>, Error> {
+            Ok(file.f32s(SectionKind::F32_ROWS)?.into_owned())
+        };
         let ids = read_ids(required(SectionKind::ID_MAP, "id map")?, n)?;
         if !graph_built {
             let mut pending = Pending::new(dim, config.metric);
-            pending.load(ids, owned_rows()?)?;
+            pending.load(ids, owned_rows(&file)?)?;
             return Ok(Index::assemble(config, Engine::Pending(pending)));
         }
         let deleted = read_tombstones(required(SectionKind::TOMBSTONES, "tombstones")?, n)?;
@@ -565,12 +570,12 @@ impl Index {
         let params: HnswParams = config.params;
         let engine = match config.quantization {
             Quantization::None => {
-                let store = F32Store::from_rows(dim, config.metric, owned_rows()?)?;
+                let store = F32Store::from_rows(dim, config.metric, owned_rows(&file)?)?;
                 Engine::F32(Hnsw::from_parts(store, params, parts)?)
             }
-            Quantization::U8 => Engine::U8(coded::<ScalarU8>(&file, &config, parts)?),
-            Quantization::I8 => Engine::I8(coded::<ScalarI8>(&file, &config, parts)?),
-            Quantization::Binary => Engine::Binary(coded::<Binary>(&file, &config, parts)?),
+            Quantization::U8 => Engine::U8(coded::<ScalarU8>(file, &config, parts)?),
+            Quantization::I8 => Engine::I8(coded::<ScalarI8>(file, &config, parts)?),
+            Quantization::Binary => Engine::Binary(coded::<Binary>(file, &config, parts)?),
         };
         Ok(Index::assemble(config, engine))
     }
@@ -583,8 +588,10 @@ fn canonical(path: &Path) -> Option<std::path::PathBuf> {
     Some(std::fs::canonicalize(dir.path()).ok()?.join(name))
 }
 
+/// A quantized graph from a snapshot: codec and codes are copied out, then the file's copies
+/// are released and its rows, when they were left in the file, are read from it on demand.
 fn coded<Q: Quantizer>(
-    file: &Arc<EvecFile>,
+    mut file: EvecFile,
     config: &Config,
     parts: GraphParts,
 ) -> Result<Hnsw<CodeStore<Q>>, Error> {
@@ -602,13 +609,17 @@ fn coded<Q: Quantizer>(
         .payload(SectionKind::CODES)
         .ok_or_else(|| format_error("codes", "the section is missing"))?;
     let codes = Codes::from_bytes(&q, codes_raw)?;
-    let rows = match Rows::mapped(config.dim, Arc::clone(file)) {
-        Some(rows) => rows,
-        None => {
-            let rows = file.f32s(SectionKind::F32_ROWS)?.into_owned();
-            check_rows(&rows, codes.len(), config.dim)?;
-            Rows::owned(config.dim, rows)
-        }
+    let deferred = file
+        .find(SectionKind::F32_ROWS)
+        .is_some_and(|i| file.is_deferred(i));
+    let rows = if deferred {
+        file.release_copies();
+        Rows::deferred(config.dim, Arc::new(file))
+            .ok_or_else(|| format_error("rows", "the section is missing"))?
+    } else {
+        let rows = file.f32s(SectionKind::F32_ROWS)?.into_owned();
+        check_rows(&rows, codes.len(), config.dim)?;
+        Rows::owned(config.dim, rows)
     };
     let store = CodeStore::from_parts(q, codes, rows)?;
     Ok(Hnsw::from_parts(store, config.params, parts)?)

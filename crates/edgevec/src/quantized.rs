@@ -61,14 +61,14 @@ impl<Q: Quantizer> CodeStore<Q> {
         &self.codes
     }
 
-    /// All rows, row-major, in up to two pieces.
-    pub(crate) fn rows(&self) -> [&[f32]; 2] {
-        self.rows.parts()
+    /// All rows, row-major, as pieces for saving.
+    pub(crate) fn rows(&self) -> Vec<edgevec_storage::Piece<'_>> {
+        self.rows.pieces()
     }
 
-    /// The f32 row of `slot` (normalized under cosine).
-    pub(crate) fn row(&self, slot: u32) -> Option<&[f32]> {
-        self.rows.row(slot as usize)
+    /// The f32 row of `slot` (normalized under cosine), borrowed or read into `buf`.
+    pub(crate) fn row<'a>(&'a self, slot: u32, buf: &'a mut Vec<f32>) -> Option<&'a [f32]> {
+        self.rows.row(slot as usize, buf)
     }
 
     /// Bytes held by the codes and codec parameters (what a search touches).
@@ -81,9 +81,9 @@ impl<Q: Quantizer> CodeStore<Q> {
         self.rows.resident_bytes()
     }
 
-    /// Bytes of f32 rows served from the memory-mapped snapshot.
-    pub(crate) fn mapped_row_bytes(&self) -> usize {
-        self.rows.mapped_bytes()
+    /// Bytes of f32 rows left in the snapshot file.
+    pub(crate) fn file_row_bytes(&self) -> usize {
+        self.rows.file_bytes()
     }
 }
 

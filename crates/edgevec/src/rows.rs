@@ -1,22 +1,25 @@
-//! The f32 rows of a quantized index, read only when rescoring: a prefix served from the
-//! memory-mapped snapshot they were opened from, then the rows added since, in memory.
+//! The f32 rows of a quantized index, read only when rescoring: a prefix left in the snapshot
+//! file they were opened from (read on demand), then the rows added since, in memory.
 //!
 //! A quantized index walks its graph over codes; its f32 rows are touched only for the few
 //! candidates it rescores. Opening one from a file therefore leaves the rows in the file
-//! (`EvecFile::open_mmap` maps them without paging them in), so they cost no RAM until read —
-//! the point of quantization for large indexes.
+//! (`EvecFile::open_deferred`): each rescored row is one positioned read of `4·d` bytes,
+//! served by the operating system's page cache, so rows cost the process no resident memory.
+//! (A memory map would keep every row page ever touched resident in the process, growing
+//! towards the file's size as queries come in.)
 
 use std::sync::Arc;
 
-use edgevec_storage::{EvecFile, SectionKind};
+use edgevec_storage::{EvecFile, Piece, SectionKind};
 
-/// Rows in slot order: `mapped` rows from a snapshot, then `tail`.
+/// Rows in slot order: `file_rows` rows in a snapshot file, then `tail`.
 #[derive(Debug)]
 pub(crate) struct Rows {
     dim: usize,
-    /// The snapshot whose `F32_ROWS` section holds the first `mapped_rows` rows.
+    /// The snapshot whose `F32_ROWS` section (index `section`) holds the first rows.
     file: Option<Arc<EvecFile>>,
-    mapped_rows: usize,
+    section: usize,
+    file_rows: usize,
     tail: Vec<f32>,
 }
 
@@ -30,53 +33,46 @@ impl Rows {
         Self {
             dim,
             file: None,
-            mapped_rows: 0,
+            section: 0,
+            file_rows: 0,
             tail: rows,
         }
     }
 
-    /// Rows served from `file`'s `F32_ROWS` section, when the file is memory-mapped and the
-    /// section can be borrowed as f32 values in place; `None` otherwise.
-    pub(crate) fn mapped(dim: usize, file: Arc<EvecFile>) -> Option<Self> {
-        if !file.is_mapped() {
+    /// Rows left in `file`'s `F32_ROWS` section, when the file was opened with its rows
+    /// deferred; `None` otherwise.
+    pub(crate) fn deferred(dim: usize, file: Arc<EvecFile>) -> Option<Self> {
+        let section = file.find(SectionKind::F32_ROWS)?;
+        if !file.is_deferred(section) {
             return None;
         }
-        let n = match file.f32s(SectionKind::F32_ROWS).ok()? {
-            std::borrow::Cow::Borrowed(values) => values.len() / dim,
-            std::borrow::Cow::Owned(_) => return None,
-        };
+        let values = file.sections()[section].length / 4;
+        let file_rows = usize::try_from(values).ok()? / dim;
         Some(Self {
             dim,
             file: Some(file),
-            mapped_rows: n,
+            section,
+            file_rows,
             tail: Vec::new(),
         })
     }
 
-    /// The mapped values (empty when nothing is mapped).
-    fn mapped_values(&self) -> &[f32] {
-        match &self.file {
-            Some(file) => match file.f32s(SectionKind::F32_ROWS) {
-                // Checked borrowable when mapped; the file is immutable.
-                Ok(std::borrow::Cow::Borrowed(values)) => &values[..self.mapped_rows * self.dim],
-                _ => &[],
-            },
-            None => &[],
-        }
-    }
-
     /// Number of rows.
     pub(crate) fn len(&self) -> usize {
-        self.mapped_rows + self.tail.len() / self.dim
+        self.file_rows + self.tail.len() / self.dim
     }
 
-    /// Row `slot`.
-    pub(crate) fn row(&self, slot: usize) -> Option<&[f32]> {
+    /// Row `slot`: borrowed when in memory, read into `buf` when in the file. `None` for a
+    /// slot out of range or a failed read.
+    pub(crate) fn row<'a>(&'a self, slot: usize, buf: &'a mut Vec<f32>) -> Option<&'a [f32]> {
         let d = self.dim;
-        if slot < self.mapped_rows {
-            self.mapped_values().get(slot * d..(slot + 1) * d)
+        if slot < self.file_rows {
+            let file = self.file.as_ref()?;
+            buf.resize(d, 0.0);
+            file.read_f32s(self.section, (slot * d) as u64, buf).ok()?;
+            Some(buf)
         } else {
-            let i = slot - self.mapped_rows;
+            let i = slot - self.file_rows;
             self.tail.get(i * d..(i + 1) * d)
         }
     }
@@ -89,28 +85,37 @@ impl Rows {
         self.tail.reserve(rows.saturating_mul(self.dim));
     }
 
-    /// Keeps rows `keep` (ascending slots) in that order. Mapped rows that survive are copied
-    /// into memory: the map cannot be rewritten. (The next checkpoint writes them back to a
-    /// file; reopening maps them again.)
+    /// Keeps rows `keep` (ascending slots) in that order. Rows that survive from the file are
+    /// read into memory (the file cannot be rewritten); the next checkpoint writes them to a
+    /// new file and reopening leaves them there again.
     pub(crate) fn retain(&mut self, keep: &[u32]) {
         let d = self.dim;
         let mut rows = Vec::with_capacity(keep.len() * d);
+        let mut buf = Vec::new();
         for &s in keep {
-            if let Some(r) = self.row(s as usize) {
-                rows.extend_from_slice(r);
+            match self.row(s as usize, &mut buf) {
+                Some(r) => rows.extend_from_slice(r),
+                // A failed read (the disk went away): keep the slot, with zeros, so the slots
+                // stay aligned with the codes; its exact distance is then wrong, never a panic.
+                None => rows.resize(rows.len() + d, 0.0),
             }
         }
         *self = Self::owned(d, rows);
     }
 
-    /// The rows as contiguous pieces in slot order, for saving.
-    pub(crate) fn parts(&self) -> [&[f32]; 2] {
-        [self.mapped_values(), &self.tail]
+    /// The rows as pieces in slot order, for saving.
+    pub(crate) fn pieces(&self) -> Vec<Piece<'_>> {
+        let mut p = Vec::with_capacity(2);
+        if let Some(file) = &self.file {
+            p.push(Piece::Section(file, self.section));
+        }
+        p.push(Piece::F32(&self.tail));
+        p
     }
 
-    /// Whether every value is finite. Only for rows in memory: mapped rows are protected by
-    /// their section's checksum and are not read at open (that would page the file in);
-    /// rescoring skips a candidate whose distance is not finite instead.
+    /// Whether every value in memory is finite. Rows in a file are protected by their
+    /// section's checksum (verified at open) and are not scanned; rescoring skips a candidate
+    /// whose distance is not finite instead.
     pub(crate) fn tail_is_finite(&self) -> bool {
         self.tail.iter().all(|x| x.is_finite())
     }
@@ -120,8 +125,8 @@ impl Rows {
         self.tail.capacity() * std::mem::size_of::<f32>()
     }
 
-    /// Bytes of rows served from the memory-mapped file (paged in only when read).
-    pub(crate) fn mapped_bytes(&self) -> usize {
-        self.mapped_rows * self.dim * std::mem::size_of::<f32>()
+    /// Bytes of rows left in the file.
+    pub(crate) fn file_bytes(&self) -> usize {
+        self.file_rows * self.dim * std::mem::size_of::<f32>()
     }
 }

@@ -160,7 +160,7 @@ fn consistent_checksums_over_inconsistent_contents_are_refused() {
 }
 
 #[test]
-fn quantized_indexes_serve_rows_from_the_mapped_file() {
+fn quantized_indexes_read_rows_from_the_file_on_demand() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("q.evec");
     let (mut original, queries) = index(Metric::L2, Quantization::U8, 600, 50);
@@ -168,19 +168,19 @@ fn quantized_indexes_serve_rows_from_the_mapped_file() {
     let mut opened = Index::open(&path).unwrap();
     let s = opened.stats();
     assert_eq!(s.vector_bytes, 0, "{s:?}");
-    assert_eq!(s.mapped_vector_bytes, 600 * DIM * 4);
+    assert_eq!(s.file_vector_bytes, 600 * DIM * 4);
     same_answers(&original, &opened, &queries);
-    // New rows go to memory after the mapped ones; both are rescored.
+    // New rows go to memory after the ones in the file; both are rescored.
     let extra = vec![0.5f32; DIM];
     original.insert(123_456, &extra).unwrap();
     opened.insert(123_456, &extra).unwrap();
     assert!(opened.stats().vector_bytes >= DIM * 4);
     same_answers(&original, &opened, &queries);
-    // Compaction copies the surviving rows into memory; a checkpoint and reopen maps them
-    // again.
+    // Compaction copies the surviving rows into memory; a checkpoint and reopen leaves them
+    // in the file again.
     original.compact().unwrap();
     opened.compact().unwrap();
-    assert_eq!(opened.stats().mapped_vector_bytes, 0);
+    assert_eq!(opened.stats().file_vector_bytes, 0);
     same_answers(&original, &opened, &queries);
     opened.checkpoint().unwrap();
     drop(opened);

@@ -272,7 +272,10 @@ fn memory_mapped_files_serve_rows_in_place() {
     let file = EvecFile::open_mmap(&path).unwrap();
     assert!(file.is_mapped());
     assert_holds(&file, &owned);
-    assert_eq!(file.as_bytes(), crate::file_bytes(&owned).as_slice());
+    assert_eq!(
+        file.as_bytes().unwrap(),
+        crate::file_bytes(&owned).as_slice()
+    );
     // A save while the map is open replaces the file by rename; the map keeps the old bytes.
     let newer = vec![Owned::F32(SectionKind::F32_ROWS, vec![9.0; 32])];
     edgevec_storage::save_atomic(&path, &sections(&newer)).unwrap();
@@ -301,4 +304,57 @@ fn memory_mapped_files_serve_rows_in_place() {
         EvecFile::open_mmap(dir.path().join("missing")),
         Err(StorageError::Io(_))
     ));
+}
+
+#[test]
+fn deferred_files_read_rows_on_demand_and_verify_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deferred.evec");
+    let owned = small_sections();
+    edgevec_storage::save_atomic(&path, &sections(&owned)).unwrap();
+    let open = |p: &std::path::Path| {
+        EvecFile::open_deferred(Box::new(
+            edgevec_storage::FileBackend::open_read_only(p).unwrap(),
+        ))
+    };
+    let file = open(&path).unwrap();
+    assert!(file.as_bytes().is_none());
+    for (i, want) in owned.iter().enumerate() {
+        match want {
+            Owned::F32(_, values) => {
+                assert!(file.is_deferred(i));
+                assert!(file.section(i).is_none());
+                let mut got = vec![0f32; values.len()];
+                file.read_f32s(i, 0, &mut got).unwrap();
+                assert_eq!(
+                    got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    values.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                );
+                let mut tail = vec![0f32; values.len() - 2];
+                file.read_f32s(i, 2, &mut tail).unwrap();
+                assert_eq!(tail[0].to_bits(), values[2].to_bits());
+                assert_eq!(
+                    file.f32s(want.kind()).unwrap().len(),
+                    values.len(),
+                    "f32s reads a deferred section whole"
+                );
+            }
+            Owned::Bytes(_, bytes) => {
+                assert!(!file.is_deferred(i));
+                assert_eq!(file.section(i).unwrap(), bytes.as_slice());
+            }
+        }
+    }
+    // A save replaces the file by rename; the open file keeps reading the old rows.
+    let newer = vec![Owned::F32(SectionKind::F32_ROWS, vec![9.0; 32])];
+    edgevec_storage::save_atomic(&path, &sections(&newer)).unwrap();
+    let mut first = [0f32; 1];
+    file.read_f32s(1, 0, &mut first).unwrap();
+    assert_eq!(first, [1.0]);
+    // A damaged row is found at open, although rows are not kept.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = open(&path).unwrap().sections()[0].offset as usize + 5;
+    bytes[at] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(matches!(open(&path), Err(StorageError::Corrupted { .. })));
 }

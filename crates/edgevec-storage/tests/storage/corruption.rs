@@ -279,7 +279,7 @@ proptest! {
             bad.truncate(cut.index(good.len()));
         }
         match EvecFile::from_bytes(&bad) {
-            Ok(file) => prop_assert_eq!(file.as_bytes(), good.as_slice()),
+            Ok(file) => prop_assert_eq!(file.as_bytes().unwrap(), good.as_slice()),
             Err(e) => prop_assert!(!matches!(e, StorageError::Io(_)), "{}", e),
         }
     }

@@ -62,7 +62,7 @@ fn every_crash_image_opens_to_a_written_file_or_is_rejected() {
                 opened += 1;
                 let which = images_of
                     .iter()
-                    .position(|v| v.as_slice() == file.as_bytes());
+                    .position(|v| v.as_slice() == file.as_bytes().unwrap());
                 assert!(
                     which.is_some(),
                     "cut {cut}: opened to bytes that were never a complete file"
