@@ -549,7 +549,7 @@ impl Index {
         let row_bytes = file.sections()[rows_at].length;
         let n = usize::try_from(row_bytes / 4)
             .ok()
-            .filter(|v| row_bytes % 4 == 0 && v % dim == 0)
+            .filter(|v| row_bytes.is_multiple_of(4) && v.is_multiple_of(dim))
             .ok_or_else(|| format_error("rows", "not a whole number of rows"))?
             / dim;
         let owned_rows = |file: &EvecFile| -> Result<Vec<f32>, Error> {
