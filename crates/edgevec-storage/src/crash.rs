@@ -268,7 +268,7 @@ impl CrashDir {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, DirState> {
+    fn state(&self) -> std::sync::MutexGuard<'_, DirState> {
         // A panic while holding the lock can only come from a bug in a test; the state is
         // still consistent (every method updates it before recording), so keep using it.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -276,7 +276,7 @@ impl CrashDir {
 
     /// The files as the process sees them now (name → bytes).
     pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
-        let s = self.lock();
+        let s = self.state();
         s.names
             .iter()
             .map(|(n, &i)| (n.clone(), s.inodes[i].clone()))
@@ -285,12 +285,12 @@ impl CrashDir {
 
     /// Every operation recorded so far, in order.
     pub fn ops(&self) -> Vec<DirOp> {
-        self.lock().ops.clone()
+        self.state().ops.clone()
     }
 
     /// Number of operations recorded so far.
     pub fn op_count(&self) -> usize {
-        self.lock().ops.len()
+        self.state().ops.len()
     }
 
     /// The indexes, among the first `cut` operations, of those not yet made durable by a
@@ -299,7 +299,7 @@ impl CrashDir {
     /// # Panics
     /// If `cut` exceeds the number of recorded operations.
     pub fn unsynced(&self, cut: usize) -> Vec<usize> {
-        let s = self.lock();
+        let s = self.state();
         unsynced_ops(&s.ops[..cut])
     }
 
@@ -315,7 +315,7 @@ impl CrashDir {
         cut: usize,
         mut keep: impl FnMut(usize, &DirOp) -> Keep,
     ) -> BTreeMap<String, Vec<u8>> {
-        let s = self.lock();
+        let s = self.state();
         let ops = &s.ops[..cut];
         let unsynced = unsynced_ops(ops);
         let mut inodes: Vec<Vec<u8>> = Vec::new();
@@ -388,7 +388,7 @@ impl CrashDir {
     }
 
     fn record(&self, op: DirOp) {
-        self.lock().ops.push(op);
+        self.state().ops.push(op);
     }
 }
 
@@ -432,16 +432,16 @@ fn read_only() -> io::Error {
 
 impl Backend for CrashFile {
     fn len(&self) -> io::Result<u64> {
-        Ok(self.dir.lock().inodes[self.inode].len() as u64)
+        Ok(self.dir.state().inodes[self.inode].len() as u64)
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        read_slice_at(&self.dir.lock().inodes[self.inode], offset, buf)
+        read_slice_at(&self.dir.state().inodes[self.inode], offset, buf)
     }
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         if !self.writable {
             return Err(read_only());
         }
-        write_vec_at(&mut self.dir.lock().inodes[self.inode], offset, data)?;
+        write_vec_at(&mut self.dir.state().inodes[self.inode], offset, data)?;
         self.dir.record(DirOp::Write {
             inode: self.inode,
             offset,
@@ -453,7 +453,7 @@ impl Backend for CrashFile {
         if !self.writable {
             return Err(read_only());
         }
-        set_vec_len(&mut self.dir.lock().inodes[self.inode], len)?;
+        set_vec_len(&mut self.dir.state().inodes[self.inode], len)?;
         self.dir.record(DirOp::SetLen {
             inode: self.inode,
             len,
@@ -468,7 +468,7 @@ impl Backend for CrashFile {
 
 impl Directory for CrashDir {
     fn open(&self, name: &str) -> io::Result<Option<DirFile>> {
-        let inode = self.lock().names.get(name).copied();
+        let inode = self.state().names.get(name).copied();
         Ok(inode.map(|inode| {
             Box::new(CrashFile {
                 dir: self.clone(),
@@ -479,7 +479,7 @@ impl Directory for CrashDir {
     }
 
     fn open_read_only(&self, name: &str) -> io::Result<Option<DirFile>> {
-        let inode = self.lock().names.get(name).copied();
+        let inode = self.state().names.get(name).copied();
         Ok(inode.map(|inode| {
             Box::new(CrashFile {
                 dir: self.clone(),
@@ -491,7 +491,7 @@ impl Directory for CrashDir {
 
     fn read_snapshot(&self, name: &str) -> crate::Result<Option<EvecFile>> {
         let bytes = {
-            let s = self.lock();
+            let s = self.state();
             match s.names.get(name) {
                 Some(&i) => s.inodes[i].clone(),
                 None => return Ok(None),
@@ -502,7 +502,7 @@ impl Directory for CrashDir {
 
     fn create_temp(&mut self, name: &str) -> io::Result<TempFile> {
         let (inode, temp) = {
-            let mut s = self.lock();
+            let mut s = self.state();
             s.temps += 1;
             let temp = format!(".{name}.tmp-{}", s.temps);
             let inode = s.inodes.len();
@@ -525,7 +525,7 @@ impl Directory for CrashDir {
     }
 
     fn publish(&mut self, temp: TempFile, name: &str) -> io::Result<()> {
-        let mut s = self.lock();
+        let mut s = self.state();
         let inode = s
             .names
             .remove(&temp.name)
@@ -544,7 +544,7 @@ impl Directory for CrashDir {
     }
 
     fn discard(&mut self, temp: TempFile) {
-        let mut s = self.lock();
+        let mut s = self.state();
         if s.names.remove(&temp.name).is_some() {
             s.ops.push(DirOp::Remove { name: temp.name });
         }

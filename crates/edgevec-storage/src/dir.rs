@@ -56,6 +56,26 @@ pub trait Directory: Send + Sync + fmt::Debug {
     fn sync_dir(&mut self) -> io::Result<()>;
     /// Removes a temporary file after a failure (best effort).
     fn discard(&mut self, temp: TempFile);
+    /// Takes the writer's lock of the journal `name`, held until the returned guard drops:
+    /// [`StorageError::Locked`] when another writer (another process, or another open in this
+    /// one) holds it. The default takes no lock (a simulated directory has one writer).
+    fn lock(&mut self, name: &str) -> Result<DirLock> {
+        let _ = name;
+        Ok(DirLock(None))
+    }
+}
+
+/// A held writer's lock ([`Directory::lock`]); released on drop.
+pub struct DirLock(Option<Box<dyn Send + Sync>>);
+
+impl fmt::Debug for DirLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "DirLock(held)"
+        } else {
+            "DirLock(none)"
+        })
+    }
 }
 
 /// Replaces `name` in `dir` atomically with what `write` puts in a fresh temporary file:
@@ -181,5 +201,28 @@ impl Directory for FsDir {
         let TempFile { file, name } = temp;
         drop(file);
         let _ = fs::remove_file(self.file(&name));
+    }
+
+    /// An advisory exclusive lock on `NAME.lock` (never replaced, unlike the snapshot and its
+    /// log, so the lock always guards the same file). Released when the guard drops or the
+    /// process exits, however it exits. On file systems without locks, no lock is taken.
+    fn lock(&mut self, name: &str) -> Result<DirLock> {
+        let lock_name = format!("{name}.lock");
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.file(&lock_name))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock(Some(Box::new(file)))),
+            Err(fs::TryLockError::WouldBlock) => Err(StorageError::Locked {
+                name: name.to_owned(),
+            }),
+            Err(fs::TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => {
+                Ok(DirLock(None))
+            }
+            Err(fs::TryLockError::Error(e)) => Err(e.into()),
+        }
     }
 }

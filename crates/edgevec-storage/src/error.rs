@@ -86,6 +86,16 @@ pub enum StorageError {
     /// A log record cannot be written as asked (a bug in the caller).
     #[error("invalid log record: {0}")]
     InvalidRecord(&'static str),
+    /// Another writer holds the index (another process, or another attached open in this
+    /// one).
+    #[error(
+        "{name} is open for writing elsewhere (another process or another handle holds \
+         {name}.lock); close it first, or open it read-only"
+    )]
+    Locked {
+        /// The snapshot's file name.
+        name: String,
+    },
     /// An earlier append to the write-ahead log failed and could not be undone.
     #[error("the write-ahead log is unusable after a failed write; checkpoint or reopen the index")]
     LogUnusable,

@@ -10,7 +10,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::dir::{DirFile, Directory, replace_atomic};
+use crate::dir::{DirFile, DirLock, Directory, replace_atomic};
 use crate::error::{Defect, Region, Result, StorageError};
 use crate::format::SectionKind;
 use crate::read::EvecFile;
@@ -182,6 +182,8 @@ pub struct Journal {
     unsynced: u32,
     /// An append failed and could not be undone: the log's tail is unknown.
     broken: bool,
+    /// The writer's lock, held for the journal's life.
+    _lock: DirLock,
 }
 
 impl std::fmt::Debug for Journal {
@@ -207,13 +209,15 @@ struct Recovered<S> {
     log: Option<(DirFile, u64)>,
 }
 
+/// Recovers the state; `Ok(Err(gap))` when a read-only recovery raced with a checkpoint (it
+/// read the snapshot before and the log after) and must start again.
 fn recover<S, E>(
     dir: &mut dyn Directory,
     name: &str,
     writable: bool,
-    load: impl FnOnce(EvecFile) -> std::result::Result<S, E>,
-    mut apply: impl FnMut(&mut S, LogRecord) -> std::result::Result<(), E>,
-) -> std::result::Result<Recovered<S>, E>
+    load: &mut impl FnMut(EvecFile) -> std::result::Result<S, E>,
+    apply: &mut impl FnMut(&mut S, LogRecord) -> std::result::Result<(), E>,
+) -> std::result::Result<std::result::Result<Recovered<S>, StorageError>, E>
 where
     E: From<StorageError>,
 {
@@ -246,11 +250,15 @@ where
                 report.stale_log_replaced = true;
                 None
             } else if header.base_seq > last_seq + 1 {
-                return Err(StorageError::LogGap {
+                let gap = StorageError::LogGap {
                     snapshot_seq: last_seq,
                     log_first_seq: header.base_seq,
-                }
-                .into());
+                };
+                return if writable {
+                    Err(gap.into())
+                } else {
+                    Ok(Err(gap))
+                };
             } else {
                 let s = scan(&*file, &header, |record| {
                     if record.seq <= last_seq {
@@ -293,7 +301,7 @@ where
             }
         }
     }
-    Ok(Recovered {
+    Ok(Ok(Recovered {
         state,
         report,
         lineage,
@@ -303,7 +311,7 @@ where
         } else {
             None
         },
-    })
+    }))
 }
 
 impl Journal {
@@ -318,6 +326,7 @@ impl Journal {
         sections: &[Section<'_>],
         durability: Durability,
     ) -> Result<Journal> {
+        let lock = dir.lock(name)?;
         let lineage = new_lineage();
         write_snapshot(&mut *dir, name, sections, lineage, 0)?;
         let log = dir
@@ -334,6 +343,7 @@ impl Journal {
             durability,
             unsynced: 0,
             broken: false,
+            _lock: lock,
         })
     }
 
@@ -350,13 +360,14 @@ impl Journal {
         mut dir: Box<dyn Directory>,
         name: &str,
         durability: Durability,
-        load: impl FnOnce(EvecFile) -> std::result::Result<S, E>,
-        apply: impl FnMut(&mut S, LogRecord) -> std::result::Result<(), E>,
+        mut load: impl FnMut(EvecFile) -> std::result::Result<S, E>,
+        mut apply: impl FnMut(&mut S, LogRecord) -> std::result::Result<(), E>,
     ) -> std::result::Result<(Journal, S, RecoveryReport), E>
     where
         E: From<StorageError>,
     {
-        let r = recover(&mut *dir, name, true, load, apply)?;
+        let lock = dir.lock(name)?;
+        let r = recover(&mut *dir, name, true, &mut load, &mut apply)??;
         let Some((log, end)) = r.log else {
             return Err(StorageError::MissingFile(log_name(name)).into());
         };
@@ -371,26 +382,35 @@ impl Journal {
             durability,
             unsynced: 0,
             broken: false,
+            _lock: lock,
         };
         Ok((journal, r.state, r.report))
     }
 
-    /// Reads the journal `name` like [`Journal::open`] but writes nothing: a torn tail is
-    /// ignored rather than cut, a missing or stale log is not replaced.
+    /// Reads the journal `name` like [`Journal::open`] but writes nothing and takes no lock:
+    /// a torn tail is ignored rather than cut, a missing or stale log is not replaced. A
+    /// writer may checkpoint meanwhile; a read that saw the snapshot before and the log after
+    /// the checkpoint starts again (a few times, then reports the gap).
     ///
     /// # Errors
-    /// As [`Journal::open`].
+    /// As [`Journal::open`], except [`StorageError::Locked`].
     pub fn read<S, E>(
         dir: &mut dyn Directory,
         name: &str,
-        load: impl FnOnce(EvecFile) -> std::result::Result<S, E>,
-        apply: impl FnMut(&mut S, LogRecord) -> std::result::Result<(), E>,
+        mut load: impl FnMut(EvecFile) -> std::result::Result<S, E>,
+        mut apply: impl FnMut(&mut S, LogRecord) -> std::result::Result<(), E>,
     ) -> std::result::Result<(S, RecoveryReport), E>
     where
         E: From<StorageError>,
     {
-        let r = recover(dir, name, false, load, apply)?;
-        Ok((r.state, r.report))
+        let mut tries = 0;
+        loop {
+            match recover(dir, name, false, &mut load, &mut apply)? {
+                Ok(r) => return Ok((r.state, r.report)),
+                Err(gap) if tries == 8 => return Err(gap.into()),
+                Err(_) => tries += 1,
+            }
+        }
     }
 
     /// The snapshot's file name.

@@ -55,7 +55,7 @@ mod write;
 pub use atomic::save_atomic;
 pub use backend::{Backend, FileBackend, MemBackend};
 pub use crash::{CrashBackend, CrashDir, CrashOp, DirOp, Keep};
-pub use dir::{DirFile, Directory, FsDir, TempFile, replace_atomic};
+pub use dir::{DirFile, DirLock, Directory, FsDir, TempFile, replace_atomic};
 pub use error::{Defect, Region, Result, StorageError};
 pub use format::{FORMAT_VERSION, FormatVersion, SectionKind};
 pub use journal::{Durability, Journal, RecoveryReport};

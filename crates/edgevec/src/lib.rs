@@ -50,7 +50,7 @@
 //! assert_eq!(index.search(&[0.9, 0.1], 1)?[0].id, 2);
 //! index.delete(2)?;
 //! index.checkpoint()?; // folds the log into a new snapshot
-//! assert_eq!(Index::open(&path)?.len(), 1);
+//! assert_eq!(Index::open_read_only(&path)?.len(), 1); // another writer would wait for this one
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

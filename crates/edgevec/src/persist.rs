@@ -389,13 +389,16 @@ impl Index {
     /// When the index is attached to `path` (opened from it, or created there) this is a
     /// [`checkpoint`](Index::checkpoint). Otherwise `path` gets a new journal: any log beside
     /// it (`path` + `.wal`) is replaced by an empty one, and this index stays attached where
-    /// it was, if anywhere.
+    /// it was, if anywhere. Saving over an index that another handle or process has open for
+    /// writing is refused ([`StorageError::Locked`](edgevec_storage::StorageError::Locked)).
     pub fn save(&mut self, path: impl AsRef<Path>) -> Result<u64, Error> {
         let path = path.as_ref();
         if self.is_attached_to(path) {
             return self.checkpoint();
         }
         let (mut dir, name) = FsDir::split(path)?;
+        // Another writer attached to `path` would lose its files under it: refuse.
+        let _lock = dir.lock(&name)?;
         let payloads = self.payloads();
         Ok(journal::write_snapshot(
             &mut dir,

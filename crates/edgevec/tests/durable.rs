@@ -224,12 +224,12 @@ fn save_elsewhere_gives_an_independent_journal_and_save_here_checkpoints() {
     index.save(&b).unwrap();
     index.insert(100, &vector(&mut rng)).unwrap();
     assert_eq!(Index::open(&b).unwrap().len(), 20);
-    assert_eq!(Index::open(&a).unwrap().len(), 21);
+    assert_eq!(Index::open_read_only(&a).unwrap().len(), 21);
     // Saving to its own path (spelled differently) is a checkpoint.
     let same = dir.path().join(".").join("a.evec");
     index.save(&same).unwrap();
     assert_eq!(
-        Index::open(&a)
+        Index::open_read_only(&a)
             .unwrap()
             .recovery_report()
             .unwrap()
@@ -239,6 +239,14 @@ fn save_elsewhere_gives_an_independent_journal_and_save_here_checkpoints() {
     // An old log of another index at b's path is never replayed onto b.
     let mut other = builder(Quantization::None).create(&b).unwrap();
     other.insert(7, &[1.0; DIM]).unwrap();
+    // Saving over an index another handle writes to is refused.
+    assert!(
+        index
+            .save(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("open for writing")
+    );
     drop(other);
     index.save(&b).unwrap();
     let opened = Index::open(&b).unwrap();
@@ -305,4 +313,21 @@ fn a_torn_log_tail_is_cut_and_reported() {
     // The cut is durable: the next open finds a clean log.
     let index = Index::open(&path).unwrap();
     assert_eq!(index.recovery_report().unwrap().bytes_discarded, 0);
+}
+
+#[test]
+fn a_second_writer_is_refused_until_the_first_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idx.evec");
+    let mut first = builder(Quantization::None).create(&path).unwrap();
+    first.insert(1, &[1.0; DIM]).unwrap();
+    let err = Index::open(&path).unwrap_err();
+    assert!(
+        err.to_string().contains("open for writing elsewhere"),
+        "{err}"
+    );
+    // Reading needs no lock and sees every acknowledged change.
+    assert_eq!(Index::open_read_only(&path).unwrap().len(), 1);
+    drop(first);
+    assert_eq!(Index::open(&path).unwrap().len(), 1);
 }

@@ -469,3 +469,26 @@ fn damaged_logs_are_typed_errors_or_cut_tails_never_panics() {
     f.insert(log_name("idx.evec"), b"not a log at all".to_vec());
     assert!(matches!(open_image(f), Err(StorageError::BadMagic { .. })));
 }
+
+#[test]
+fn one_writer_at_a_time_on_a_real_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = || Box::new(edgevec_storage::FsDir::new(dir.path()));
+    let params = encode(&State::new());
+    let a = Journal::create(
+        fs(),
+        "idx.evec",
+        &[Section::bytes(SectionKind::PARAMS, &params)],
+        Durability::EveryOp,
+    )
+    .unwrap();
+    let second = Journal::open(fs(), "idx.evec", Durability::EveryOp, load, replay);
+    let err = second.err().expect("a second writer is refused");
+    assert!(matches!(err, StorageError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("idx.evec.lock"), "{err}");
+    // Readers take no lock.
+    let mut reader = edgevec_storage::FsDir::new(dir.path());
+    Journal::read(&mut reader, "idx.evec", load, replay).unwrap();
+    drop(a);
+    let (_b, _, _) = Journal::open(fs(), "idx.evec", Durability::EveryOp, load, replay).unwrap();
+}
