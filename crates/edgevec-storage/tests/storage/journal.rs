@@ -483,7 +483,7 @@ fn one_writer_at_a_time_on_a_real_directory() {
     )
     .unwrap();
     let second = Journal::open(fs(), "idx.evec", Durability::EveryOp, load, replay);
-    let err = second.err().expect("a second writer is refused");
+    let err = second.expect_err("a second writer is refused");
     assert!(matches!(err, StorageError::Locked { .. }), "{err}");
     assert!(err.to_string().contains("idx.evec.lock"), "{err}");
     // Readers take no lock.
