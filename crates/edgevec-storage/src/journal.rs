@@ -366,6 +366,10 @@ impl Journal {
     where
         E: From<StorageError>,
     {
+        // No lock file is left beside a snapshot that does not exist.
+        if dir.open_read_only(name).map_err(StorageError::from)?.is_none() {
+            return Err(StorageError::MissingFile(name.to_owned()).into());
+        }
         let lock = dir.lock(name)?;
         let r = recover(&mut *dir, name, true, &mut load, &mut apply)??;
         let Some((log, end)) = r.log else {
