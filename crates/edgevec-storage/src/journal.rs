@@ -367,7 +367,11 @@ impl Journal {
         E: From<StorageError>,
     {
         // No lock file is left beside a snapshot that does not exist.
-        if dir.open_read_only(name).map_err(StorageError::from)?.is_none() {
+        if dir
+            .open_read_only(name)
+            .map_err(StorageError::from)?
+            .is_none()
+        {
             return Err(StorageError::MissingFile(name.to_owned()).into());
         }
         let lock = dir.lock(name)?;
