@@ -68,9 +68,20 @@ pub fn new_lineage() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
+    // Both panic on wasm32-unknown-unknown (a browser or Node page has neither a process id nor
+    // a clock std can read): there the address of a local varies instead, on top of the
+    // counter and RandomState's own address-derived keys.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    {
+        h.write_u32(std::process::id());
+        if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            h.write_u128(t.as_nanos());
+        }
+    }
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    {
+        let local = 0u8;
+        h.write_usize(std::ptr::from_ref(&local).addr());
     }
     h.finish().max(1)
 }
