@@ -275,6 +275,9 @@ impl<S: VectorStore> Hnsw<S> {
         }
         // Threads first: failing to start them must not leave half a batch behind.
         let threads = match threads {
+            // wasm32 has no threads: building on the calling thread also keeps rayon's pool
+            // code out of the .wasm (about 50 KB).
+            _ if cfg!(target_arch = "wasm32") => 1,
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             t => t,
         }
@@ -459,8 +462,12 @@ impl<S: VectorStore> Hnsw<S> {
         // deleted node takes candidates from the live nodes reachable through deleted ones and
         // re-selects with the diversity heuristic.
         let this = &*self;
-        let mut lists: Vec<Vec<Vec<u32>>> = keep
-            .par_iter()
+        // wasm32 has no threads (see insert_batch): sequential there.
+        #[cfg(not(target_arch = "wasm32"))]
+        let keep_iter = keep.par_iter();
+        #[cfg(target_arch = "wasm32")]
+        let keep_iter = keep.iter();
+        let mut lists: Vec<Vec<Vec<u32>>> = keep_iter
             .map(|&u| {
                 (0..=this.links.level(u))
                     .map(|level| {
