@@ -19,8 +19,13 @@ cargo xtask <command>
                          under qemu (installs the cross toolchains when missing; root + apt)
   wasm-setup             install the wasm32 toolchain (Debian Rust + std source, wasm-ld,
                          wabt, wasm-bindgen-cli)
-  wasm-test              edgevec-simd tests for wasm32+simd128 in Node, and a check that the
+  wasm-test              edgevec-simd tests for wasm32+simd128 in Node, edgevec-wasm's
+                         wasm-bindgen tests in Node and headless Chromium, and a check that the
                          release .wasm really contains SIMD instructions
+  wasm                   build the npm package into crates/edgevec-wasm/pkg (checks SIMD,
+                         prints the gzipped size)
+  wasm-js-test           build and pack the npm package, then its JavaScript tests (node --test):
+                         API, package files, CLI interop, browser end-to-end (headless Chromium)
   aarch64-test           edgevec-simd tests for aarch64-unknown-linux-gnu under qemu-user
   fuzz [--target T] [--seconds S] [--smoke]
                          run the cargo-fuzz targets under fuzz/ (nightly; installs cargo-fuzz);
@@ -35,6 +40,8 @@ fn main() {
         Some("test") => test(&args[1..]),
         Some("wasm-setup") => wasm::setup(),
         Some("wasm-test") => wasm::test(),
+        Some("wasm") => wasm::package().map(|_| ()),
+        Some("wasm-js-test") => wasm::js_test(),
         Some("aarch64-test") => aarch64::test(),
         Some("bench-simd") => bench_simd::run(&args[1..]),
         Some("fuzz") => fuzz::run_fuzz(&args[1..]),

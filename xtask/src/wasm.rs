@@ -1,18 +1,20 @@
-//! wasm32 + simd128: `cargo xtask wasm-setup` and `cargo xtask wasm-test`.
+//! wasm32 + simd128: `cargo xtask wasm-setup`, `wasm-test`, `wasm` (the npm package) and
+//! `wasm-js-test` (the package's JavaScript tests).
 //!
 //! The build uses Debian's Rust with `-Z build-std` (see `toolchain.rs`), `wasm-ld` from `lld` as
-//! the linker, `wasm-bindgen-test-runner` to run `#[wasm_bindgen_test]` tests in Node, and
-//! `wasm-objdump` from `wabt` to check that a release `.wasm` really contains SIMD instructions.
+//! the linker, `wasm-bindgen-test-runner` to run `#[wasm_bindgen_test]` tests in Node and in
+//! headless Chromium (Debian's `chromium` + `chromium-driver`), and `wasm-objdump` from `wabt`
+//! to check that a release `.wasm` really contains SIMD instructions.
 //!
 //! All wasm32 settings are passed as environment variables of the one cargo invocation (nothing
 //! in `.cargo/config.toml`), and the build goes to its own target directory, so the native stable
 //! build never sees build-std and the two toolchains never invalidate each other's artifacts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::toolchain::{debian_cargo, ensure_debian_rust};
-use crate::util::{Result, cmd, output, project_root, run};
+use crate::util::{Result, apt_install, cargo, cmd, output, project_root, run};
 
 /// The wasm-bindgen version the CLI and the crates in Cargo.lock must agree on exactly.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
@@ -21,6 +23,18 @@ const TARGET: &str = "wasm32-unknown-unknown";
 const TARGET_DIR: &str = "target/wasm32";
 /// The example whose release `.wasm` is inspected for SIMD instructions.
 const SIMD_EXAMPLE: &str = "wasm_kernels";
+/// The crate behind the npm package, and where the package is written.
+const PKG_CRATE: &str = "edgevec-wasm";
+const PKG_DIR: &str = "crates/edgevec-wasm/pkg";
+/// Hand-written package files (entry module, types, README, package.json template).
+const PKG_JS_DIR: &str = "crates/edgevec-wasm/js";
+/// Cargo profile of the package's .wasm (workspace Cargo.toml: opt-level "s", LTO).
+const PKG_PROFILE: &str = "wasm-release";
+/// The JavaScript test files (`node --test`).
+const JS_TEST_DIR: &str = "crates/edgevec-wasm/tests/js";
+/// Debian's browser and its WebDriver, for the browser tests.
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// Installs what the wasm32 build needs, skipping whatever is already there.
 pub(crate) fn setup() -> Result {
@@ -29,7 +43,8 @@ pub(crate) fn setup() -> Result {
     check_lockfile()
 }
 
-/// The edgevec-simd test suite for wasm32 + simd128 in Node, then the release SIMD check.
+/// The edgevec-simd test suite for wasm32 + simd128 in Node, the edgevec-wasm suite in Node
+/// and in headless Chromium, then the release SIMD check.
 pub(crate) fn test() -> Result {
     setup()?;
     eprintln!("xtask: edgevec-simd tests for {TARGET} + simd128 in Node");
@@ -42,6 +57,24 @@ pub(crate) fn test() -> Result {
         "-Z",
         "build-std=std,panic_abort",
     ]))?;
+    let package_tests = [
+        "test",
+        "-p",
+        PKG_CRATE,
+        "--target",
+        TARGET,
+        "-Z",
+        "build-std=std,panic_abort",
+    ];
+    eprintln!("xtask: {PKG_CRATE} wasm-bindgen tests in Node");
+    run(wasm_cargo().args(package_tests))?;
+    ensure_browser()?;
+    eprintln!("xtask: {PKG_CRATE} wasm-bindgen tests in headless Chromium");
+    // The runner reads crates/edgevec-wasm/webdriver.json (headless, no sandbox: root).
+    run(wasm_cargo()
+        .args(package_tests)
+        .env("WASM_BINDGEN_USE_BROWSER", "1")
+        .env("CHROMEDRIVER", CHROMEDRIVER))?;
     eprintln!("xtask: release build of example `{SIMD_EXAMPLE}`, checked for SIMD instructions");
     run(wasm_cargo().args([
         "build",
@@ -66,6 +99,169 @@ pub(crate) fn test() -> Result {
     std::fs::write(&script, NODE_CHECK)
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     run(cmd("node").arg(&script).arg(&wasm))
+}
+
+/// Installs Chromium and chromedriver from Debian unless both are there.
+fn ensure_browser() -> Result {
+    if Path::new(CHROMIUM).is_file() && Path::new(CHROMEDRIVER).is_file() {
+        return Ok(());
+    }
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+/// `cargo xtask wasm`: builds the npm package into crates/edgevec-wasm/pkg and returns its
+/// path. The release .wasm (profile `wasm-release`, +simd128) goes through wasm-bindgen
+/// (`--target web`: an ES module whose init takes a URL, bytes or a compiled module), then the
+/// hand-written files of crates/edgevec-wasm/js are copied beside it. Fails unless the shipped
+/// .wasm contains SIMD instructions; prints its raw and gzipped sizes.
+pub(crate) fn package() -> Result<PathBuf> {
+    setup()?;
+    let root = project_root();
+    eprintln!("xtask: release build of {PKG_CRATE} (profile {PKG_PROFILE}, +simd128)");
+    run(wasm_cargo().args([
+        "build",
+        "-p",
+        PKG_CRATE,
+        "--profile",
+        PKG_PROFILE,
+        "--target",
+        TARGET,
+        "-Z",
+        "build-std=std,panic_abort",
+    ]))?;
+    let built = root
+        .join(TARGET_DIR)
+        .join(TARGET)
+        .join(PKG_PROFILE)
+        .join("edgevec_wasm.wasm");
+    let pkg = root.join(PKG_DIR);
+    if pkg.exists() {
+        std::fs::remove_dir_all(&pkg)
+            .map_err(|e| format!("cannot remove {}: {e}", pkg.display()))?;
+    }
+    run(cmd("wasm-bindgen")
+        .env("PATH", path_with_cargo_bin())
+        .args(["--target", "web", "--out-name", "edgevec_wasm"])
+        .args(["--remove-name-section", "--remove-producers-section"])
+        .arg("--out-dir")
+        .arg(&pkg)
+        .arg(&built))?;
+    // Types of the raw .wasm exports: nothing imports them.
+    let _ = std::fs::remove_file(pkg.join("edgevec_wasm_bg.wasm.d.ts"));
+    let js = root.join(PKG_JS_DIR);
+    for file in ["edgevec.js", "storage.js", "edgevec.d.ts", "README.md"] {
+        std::fs::copy(js.join(file), pkg.join(file))
+            .map_err(|e| format!("cannot copy {file} into {}: {e}", pkg.display()))?;
+    }
+    let template = read(&js.join("package.json"))?;
+    let version = workspace_version()?;
+    let placeholder = "\"version\": \"0.0.0\"";
+    if !template.contains(placeholder) {
+        return Err(format!("{PKG_JS_DIR}/package.json lacks {placeholder}").into());
+    }
+    let manifest = template.replace(placeholder, &format!("\"version\": \"{version}\""));
+    write(&pkg.join("package.json"), &manifest)?;
+
+    let wasm = pkg.join("edgevec_wasm_bg.wasm");
+    check_simd(&wasm)?;
+    let raw = std::fs::metadata(&wasm)
+        .map_err(|e| format!("cannot read {}: {e}", wasm.display()))?
+        .len();
+    let gz = gzip_size(&wasm)?;
+    eprintln!(
+        "xtask: npm package edgevec-wasm {version} written to {}\n\
+         xtask: edgevec_wasm_bg.wasm: {raw} bytes, {gz} bytes gzipped (-9; goal <= 150,000)",
+        pkg.display()
+    );
+    Ok(pkg)
+}
+
+/// Bytes of `file` compressed with `gzip -9`.
+fn gzip_size(file: &Path) -> Result<u64> {
+    let out = output(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("gzip -9 -c '{}' | wc -c", file.display())),
+    )?;
+    out.trim()
+        .parse()
+        .map_err(|e| format!("unexpected `wc -c` output {out:?}: {e}").into())
+}
+
+/// The `version` of `[workspace.package]` in the workspace Cargo.toml.
+fn workspace_version() -> Result<String> {
+    let manifest = read(&project_root().join("Cargo.toml"))?;
+    let mut in_package = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[workspace.package]";
+        } else if in_package && let Some(v) = line.strip_prefix("version") {
+            let v = v
+                .trim_start()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
+            return Ok(v.to_owned());
+        }
+    }
+    Err("no version in [workspace.package] of Cargo.toml".into())
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()).into())
+}
+
+fn write(path: &Path, text: &str) -> Result {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()).into())
+}
+
+/// `cargo xtask wasm-js-test`: builds the package, packs it with `npm pack` and extracts the
+/// tarball (so the tests see exactly what users install), builds the native CLI (interop), and
+/// runs the JavaScript tests with `node --test`: the API in Node, the package's file list, the
+/// CLI interop both ways, and the browser end-to-end test in headless Chromium.
+pub(crate) fn js_test() -> Result {
+    let pkg = package()?;
+    ensure_browser()?;
+    eprintln!("xtask: release build of the edgevec CLI (interop tests)");
+    run(cargo().args(["build", "--release", "-p", "edgevec-cli"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project_root().join("target"));
+    let cli = target.join("release").join("edgevec");
+
+    let scratch = project_root().join(TARGET_DIR).join("js-test");
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch)
+            .map_err(|e| format!("cannot remove {}: {e}", scratch.display()))?;
+    }
+    let extract = scratch.join("extract");
+    std::fs::create_dir_all(&extract)
+        .map_err(|e| format!("cannot create {}: {e}", extract.display()))?;
+    run(cmd("npm")
+        .current_dir(&pkg)
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(&scratch))?;
+    let tarball = scratch.join(format!("edgevec-wasm-{}.tgz", workspace_version()?));
+    run(cmd("tar").arg("-xzf").arg(&tarball).arg("-C").arg(&extract))?;
+
+    let dir = project_root().join(JS_TEST_DIR);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    eprintln!("xtask: JavaScript tests against the packed package");
+    run(cmd("node")
+        .arg("--test")
+        .args(&files)
+        .env("EDGEVEC_PKG", extract.join("package"))
+        .env("EDGEVEC_PKG_SRC", &pkg)
+        .env("EDGEVEC_CLI", &cli)
+        .env("EDGEVEC_SCRATCH", &scratch)
+        .env("CHROMIUM", CHROMIUM)
+        .env("CHROMEDRIVER", CHROMEDRIVER))
 }
 
 /// Loads the release example (it has no imports), runs its exported kernels on 1,001 elements
