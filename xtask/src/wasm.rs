@@ -390,11 +390,13 @@ fn check_lockfile() -> Result {
     let versions = locked_versions(&lock, "wasm-bindgen");
     match versions.as_slice() {
         [v] if v == WASM_BINDGEN_VERSION => Ok(()),
-        [] => Ok(()), // Not resolved yet: the `=` pin in crates/edgevec-simd/Cargo.toml decides.
+        // Not resolved yet: the `=` pins in crates/edgevec-simd and crates/edgevec-wasm decide.
+        [] => Ok(()),
         other => Err(format!(
             "Cargo.lock resolves wasm-bindgen to {other:?}, but wasm-bindgen-cli is \
-             {WASM_BINDGEN_VERSION}; keep `wasm-bindgen = \"={WASM_BINDGEN_VERSION}\"` in the \
-             wasm32 dev-dependencies of crates/edgevec-simd/Cargo.toml (or bump both together)"
+             {WASM_BINDGEN_VERSION}; keep `wasm-bindgen = \"={WASM_BINDGEN_VERSION}\"` in \
+             crates/edgevec-simd/Cargo.toml and crates/edgevec-wasm/Cargo.toml (or bump them \
+             and the CLI together)"
         )
         .into()),
     }
