@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Options: `--metric l2|cosine|dot --schemes none,u8,i8,binary --ef 16,32,64,128,256 --k 10
-//! --m 16 --ef-construction 200 --threads 2 (build) --n-queries 1000 --truth-queries N (exact
+//! --m 16 --ef-construction 200 --threads 2 (build) --oversample F --n-queries 1000 --truth-queries N (exact
 //! truth for the first N queries of synthetic or --input data; default all) --seed 7 --dir DIR
 //! (where index files go; default a temp dir, removed) --json FILE`. `--input FILE.fvecs` takes
 //! a real file: its last `--n-queries` rows are the queries, the rest the base, and the exact
@@ -57,6 +57,7 @@ struct Args {
     json: Option<String>,
     serve: Option<String>,
     model: Vec<usize>,
+    oversample: Option<usize>,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -85,6 +86,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         json: None,
         serve: None,
         model: Vec::new(),
+        oversample: None,
     };
     let mut it = args.iter().cloned();
     while let Some(flag) = it.next() {
@@ -93,6 +95,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         match flag.as_str() {
             "--base" => a.base = Some(val()?),
             "--input" => a.input = Some(val()?),
+            "--oversample" => a.oversample = Some(num(&val()?)?),
             "--model" => a.model = val()?.split(',').map(num).collect::<Result<_, _>>()?,
             "--queries" => a.queries = Some(val()?),
             "--truth" => a.truth = Some(val()?),
@@ -346,7 +349,11 @@ fn run_scheme(
     reset_peak();
     let rss0 = rss();
     let start = Instant::now();
-    let mut index = match Index::builder()
+    let mut builder = Index::builder();
+    if let Some(f) = args.oversample {
+        builder = builder.oversample(f);
+    }
+    let mut index = match builder
         .dimensions(dim)
         .metric(args.metric)
         .quantization(scheme)
