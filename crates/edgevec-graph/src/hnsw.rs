@@ -399,8 +399,9 @@ impl<S: VectorStore> Hnsw<S> {
             let n_found = self
                 .search_layer(&q, &[cur], ef, 0, s, false, &accept)
                 .len();
-            if n_found < k && !s.visited.is_marked(ep) {
-                // The layer-0 walk from where the descent ended ran out of nodes: the graph is
+            if n_found < ef && !s.visited.is_marked(ep) {
+                // The layer-0 walk from where the descent ended ran out of nodes (fewer than
+                // `ef` found: its region is exhausted, whatever `k` is): the graph is
                 // not strongly connected, only reachable from the entry point (see the crate
                 // docs). Resume from the entry point, keeping what was visited and found.
                 let entry = Cand {
