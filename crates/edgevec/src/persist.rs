@@ -414,7 +414,9 @@ impl Index {
     /// leaves an index that opens to the same state.
     ///
     /// # Errors
-    /// [`Error::NotAttached`] on an index that is not attached to a file; storage errors.
+    /// [`Error::NotAttached`] on an index that is not attached to a file; storage errors. A
+    /// checkpoint that fails after writing its snapshot leaves the index refusing changes
+    /// (`StorageError::LogUnusable`) until a checkpoint succeeds: nothing acknowledged is lost.
     pub fn checkpoint(&mut self) -> Result<u64, Error> {
         let Some(mut journal) = self.journal.take() else {
             return Err(Error::NotAttached);
