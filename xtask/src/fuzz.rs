@@ -5,12 +5,18 @@
 //! on a writable corpus under target/fuzz-corpus/<target> seeded from the committed inputs in
 //! fuzz/seeds/<target>; crashes land in fuzz/artifacts/<target> (git-ignored) and should become
 //! regression tests. `--smoke` runs every target briefly (CI); a campaign is a long `--seconds`.
+//! Every target runs with libFuzzer's memory limits, so an input that makes a reader allocate
+//! what a length field claims is a crash like any other (docs/FUZZING.md).
 
 use std::path::Path;
 
 use crate::util::{Result, cargo, cmd, output, project_root, run};
 
 const SMOKE_SECONDS: u64 = 20;
+/// libFuzzer's `-malloc_limit_mb`: the largest single allocation an input may cause.
+const MALLOC_LIMIT_MB: u64 = 512;
+/// libFuzzer's `-rss_limit_mb`: the most memory the fuzzing process may hold.
+const RSS_LIMIT_MB: u64 = 2048;
 
 pub(crate) fn run_fuzz(args: &[String]) -> Result {
     let mut target = None;
@@ -71,11 +77,31 @@ pub(crate) fn run_fuzz(args: &[String]) -> Result {
             .arg(format!("-max_total_time={seconds}"))
             .arg("-print_final_stats=1")
             // Keep single inputs small: the targets cap their own work, this caps parsing.
-            .arg("-max_len=4096");
+            .arg("-max_len=4096")
+            // A single allocation above 512 MiB, or a process above 2 GiB, is a finding: no
+            // input of at most 4 KiB may make a reader trust a length it read.
+            .arg(format!("-malloc_limit_mb={MALLOC_LIMIT_MB}"))
+            .arg(format!("-rss_limit_mb={RSS_LIMIT_MB}"))
+            // rayon's thread pools (batch inserts) keep allocations alive across inputs, which
+            // makes LeakSanitizer rescan the heap after most inputs (a third of the time) and
+            // report their thread-local destructors at exit; memory that keeps growing still
+            // trips -rss_limit_mb. libFuzzer's flag covers the inputs, ASAN_OPTIONS the exit.
+            .arg("-detect_leaks=0")
+            .env("ASAN_OPTIONS", asan_options());
         run(&mut c)?;
         report_corpus(t, &corpus);
     }
     Ok(())
+}
+
+/// The caller's `ASAN_OPTIONS` with leak detection off (cargo-fuzz appends its own).
+fn asan_options() -> String {
+    let mut options = std::env::var("ASAN_OPTIONS").unwrap_or_default();
+    if !options.is_empty() {
+        options.push(':');
+    }
+    options.push_str("detect_leaks=0");
+    options
 }
 
 fn report_corpus(target: &str, corpus: &Path) {

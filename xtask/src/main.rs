@@ -3,6 +3,7 @@
 //! Run `cargo xtask help` for the list of commands.
 
 mod aarch64;
+mod bench_1m;
 mod bench_simd;
 mod fuzz;
 mod toolchain;
@@ -32,6 +33,11 @@ cargo xtask <command>
                          --smoke: every target for 20 s (CI)
   bench-simd [--quick]   SIMD vs scalar ratio table (and simsimd, if it can be installed) for
                          dims 128/384/768/1536; writes docs/bench/simd.md and simd.json
+  bench-1m [--n 1000000] [--dims 768] [--quantization u8] [--threads 2] [--input FILE]
+           [--quick]     build, save and serve an index of n vectors from a fresh process:
+                         open time, peak RSS, p50/p95/p99 latency, QPS, recall@10 (exact truth
+                         on 200 queries), with a per-part memory model from 10k and 100k runs;
+                         writes docs/bench/bench-1m.md and .json (--quick: 100k, target/)
 ";
 
 fn main() {
@@ -44,6 +50,7 @@ fn main() {
         Some("wasm-js-test") => wasm::js_test(),
         Some("aarch64-test") => aarch64::test(),
         Some("bench-simd") => bench_simd::run(&args[1..]),
+        Some("bench-1m") => bench_1m::run(&args[1..]),
         Some("fuzz") => fuzz::run_fuzz(&args[1..]),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");

@@ -9,8 +9,19 @@
 //! ```
 //!
 //! Options: `--m 16 --ef-construction 200 --threads 1 --ef 16,32,64,128,256 --k 10 --seed 7
-//! --n-queries 1000 --dump DIR` (`--dump` writes the synthetic base, queries and exact truth as
-//! `.fvecs`/`.ivecs` so other tools can run on the same data).
+//! --n-queries 1000 --repeat 1 --cpu --dump DIR --memory` (`--repeat R` times each ef's query
+//! set R times and reports the fastest run; `--cpu` also reports CPU time, the build's for the
+//! whole process and the searches' for the searching thread, which other load on the machine
+//! disturbs far less than wall time, counted in 10 ms ticks, so use `--repeat` to run searches
+//! for a second or more; `--dump` writes the synthetic base, queries and exact
+//! truth as `.fvecs`/`.ivecs` so other tools can run on the same data; `--memory` reports the
+//! graph's own memory accounting per node next to the growth of the process's resident set,
+//! Linux only):
+//!
+//! ```text
+//! cargo run --release -p edgevec-graph --example ann -- --synthetic 200000x32 --memory --ef 64
+//! ```
+//!
 //! Search is timed single-threaded over all queries, one query at a time; build time covers
 //! `insert_batch` only. Prints a markdown table and one JSON line per ef.
 
@@ -35,6 +46,9 @@ struct Args {
     seed: u64,
     n_queries: usize,
     dump: Option<String>,
+    memory: bool,
+    repeat: usize,
+    cpu: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -52,6 +66,9 @@ fn parse() -> Result<Args, String> {
         seed: 7,
         n_queries: 1000,
         dump: None,
+        memory: false,
+        repeat: 1,
+        cpu: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -81,6 +98,9 @@ fn parse() -> Result<Args, String> {
             "--seed" => a.seed = num(val()?)? as u64,
             "--n-queries" => a.n_queries = num(val()?)?,
             "--dump" => a.dump = Some(val()?),
+            "--memory" => a.memory = true,
+            "--repeat" => a.repeat = num(val()?)?,
+            "--cpu" => a.cpu = true,
             "--ef" => {
                 a.efs = val()?
                     .split(',')
@@ -91,6 +111,31 @@ fn parse() -> Result<Args, String> {
         }
     }
     Ok(a)
+}
+
+/// Resident set size of this process in bytes (`VmRSS` of /proc/self/status), if known.
+fn rss_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<usize>()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// CPU time of this process so far, all threads (utime + stime of /proc/self/stat, in seconds
+/// at 100 ticks per second), if known.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which ends with the last ')'): state is field 3, utime 14.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 fn distance(metric: Metric) -> Distance {
@@ -173,10 +218,21 @@ fn main() {
     };
     let mut h = Hnsw::new_f32(dim, args.metric, params).expect("valid parameters");
     let ids: Vec<u64> = (0..n as u64).collect();
+    let rss_before = rss_bytes();
+    let cpu_before = process_cpu_seconds();
     let t = Instant::now();
     h.insert_batch(&ids, &base, args.threads)
         .expect("valid data");
     let build = t.elapsed().as_secs_f64();
+    let build_cpu = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    // Memory is taken after the build and one search (which allocates one search scratch),
+    // before the evaluation below allocates result lists of its own.
+    let memory = args.memory.then(|| {
+        h.search(&queries[..dim], k).expect("valid query");
+        (h.stats(), rss_bytes())
+    });
     let st = h.stats();
     println!(
         "# {name}, {} metric, M={}, ef_construction={}, {} build thread(s), SIMD {}",
@@ -196,19 +252,31 @@ fn main() {
     );
     println!("\n| ef | recall@{k} | QPS (1 thread) | mean latency us |\n|---:|---:|---:|---:|");
     let nq = queries.len() / dim;
+    let mut cpu_rows = Vec::new();
     for &ef in &args.efs {
-        let t = Instant::now();
-        let results: Vec<Vec<u64>> = queries
-            .chunks_exact(dim)
-            .map(|q| {
-                h.search_with(q, k, ef, None)
-                    .expect("valid query")
-                    .into_iter()
-                    .map(|n| n.id)
-                    .collect()
-            })
-            .collect();
-        let secs = t.elapsed().as_secs_f64();
+        let mut secs = f64::INFINITY;
+        let mut results: Vec<Vec<u64>> = Vec::new();
+        let cpu_start = process_cpu_seconds();
+        for _ in 0..args.repeat.max(1) {
+            let t = Instant::now();
+            results = queries
+                .chunks_exact(dim)
+                .map(|q| {
+                    h.search_with(q, k, ef, None)
+                        .expect("valid query")
+                        .into_iter()
+                        .map(|n| n.id)
+                        .collect()
+                })
+                .collect();
+            secs = secs.min(t.elapsed().as_secs_f64());
+        }
+        // Searches run on this thread alone; CPU time is counted in ticks, so it is summed
+        // over all repetitions rather than taken per run.
+        let cpu = process_cpu_seconds()
+            .zip(cpu_start)
+            .map(|(after, before)| (after - before) / args.repeat.max(1) as f64);
+        cpu_rows.push((ef, cpu));
         let recall = edgevec_testdata::recall(&results, &truth);
         println!(
             "| {ef} | {recall:.4} | {:.0} | {:.1} |",
@@ -219,5 +287,47 @@ fn main() {
             "{{\"data\":\"{name}\",\"ef\":{ef},\"recall\":{recall:.5},\"qps\":{:.1},\"build_seconds\":{build:.3}}}",
             nq as f64 / secs
         );
+    }
+    if args.cpu {
+        match build_cpu {
+            Some(c) => println!("\nbuild CPU time: {c:.2} s (all threads)"),
+            None => println!("\nbuild CPU time: unavailable"),
+        }
+        println!("\n| ef | CPU us per query (mean of all runs) |\n|---:|---:|");
+        for (ef, cpu) in cpu_rows {
+            match cpu {
+                Some(c) => println!("| {ef} | {:.2} |", c / nq as f64 * 1e6),
+                None => println!("| {ef} | unavailable |"),
+            }
+        }
+    }
+    if let Some((st, rss_after)) = memory {
+        let per = |b: usize| b as f64 / n as f64;
+        let accounted = st.graph_bytes + st.id_bytes + st.scratch_bytes;
+        println!(
+            "\nmemory per node (M={}, budget 8·M + 24 = {} B): graph {:.1} B (lists and \
+             bookkeeping {:.1}, ids {:.1}, search scratch {:.1}); vectors {:.1} B",
+            args.m,
+            8 * args.m + 24,
+            per(accounted),
+            per(st.graph_bytes),
+            per(st.id_bytes),
+            per(st.scratch_bytes),
+            per(st.vector_bytes),
+        );
+        match (rss_before, rss_after) {
+            (Some(before), Some(after)) => {
+                let delta = after as f64 - before as f64;
+                println!(
+                    "process RSS grew {:.1} MB = {:.1} B per node; minus the vector store: {:.1} B \
+                     per node (accounted: {:.1})",
+                    delta / 1e6,
+                    delta / n as f64,
+                    (delta - st.vector_bytes as f64) / n as f64,
+                    per(accounted),
+                );
+            }
+            _ => println!("process RSS: unavailable (no /proc/self/status)"),
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! The HNSW index: insertion, search, soft delete, compaction.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
 use rayon::prelude::*;
 
+use crate::ids::Ids;
 use crate::links::{Links, MAX_LEVEL, NONE};
 use crate::parts::GraphParts;
 use crate::scratch::{Cand, Scratch, ScratchPool};
@@ -26,11 +27,13 @@ pub struct GraphStats {
     pub max_level: usize,
     /// Bytes held by the vector store.
     pub vector_bytes: usize,
-    /// Bytes held by neighbour lists and per-node graph bookkeeping.
+    /// Bytes allocated for neighbour lists and per-node graph bookkeeping (capacity, not length;
+    /// see "Memory" in the crate docs).
     pub graph_bytes: usize,
-    /// Bytes held by the id map, the slot→id array and tombstones.
+    /// Bytes allocated for the id → slot hash table (every bucket and control byte), the
+    /// slot → id array and the tombstone bits.
     pub id_bytes: usize,
-    /// Bytes held by pooled search scratch space.
+    /// Bytes held by pooled search scratch space (visited bits and heaps, per pooled scratch).
     pub scratch_bytes: usize,
     /// Nodes that could not be given an anchor edge (expected 0; see the crate docs).
     pub unanchored: usize,
@@ -52,6 +55,11 @@ impl SplitMix64 {
     /// Uniform in (0, 1].
     fn unit_open0(&mut self) -> f64 {
         ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A node's level: geometric, `floor(−ln(U) · mL)`, at most [`MAX_LEVEL`].
+    fn level(&mut self, ml: f64) -> usize {
+        (((-self.unit_open0().ln()) * ml).floor() as usize).min(MAX_LEVEL)
     }
 }
 
@@ -77,12 +85,8 @@ pub struct Hnsw<S: VectorStore = F32Store> {
     ml: f64,
     store: S,
     links: Links,
-    /// External id of every slot (live or deleted).
-    ids: Vec<u64>,
-    /// Live external id → slot.
-    map: HashMap<u64, u32>,
-    deleted: Vec<bool>,
-    n_deleted: usize,
+    /// Slot → id, live id → slot, tombstones.
+    ids: Ids,
     /// Entry point and top layer, packed (`EMPTY` when the graph has no node).
     entry: AtomicU64,
     /// Held by an insertion that raises the top layer, for its whole duration.
@@ -120,10 +124,7 @@ impl<S: VectorStore> Hnsw<S> {
             ml: 1.0 / (params.m as f64).ln(),
             links: Links::new(params.m),
             store,
-            ids: Vec::new(),
-            map: HashMap::new(),
-            deleted: Vec::new(),
-            n_deleted: 0,
+            ids: Ids::default(),
             entry: AtomicU64::new(EMPTY),
             entry_lock: Mutex::new(()),
             rng: SplitMix64(params.seed),
@@ -165,32 +166,32 @@ impl<S: VectorStore> Hnsw<S> {
 
     /// Number of live (searchable) vectors.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.ids.live()
     }
 
     /// Whether no live vector is left.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.ids.live() == 0
     }
 
     /// Number of tombstones not yet compacted.
     pub fn deleted_len(&self) -> usize {
-        self.n_deleted
+        self.ids.n_deleted()
     }
 
     /// Whether `id` is live in the index.
     pub fn contains(&self, id: u64) -> bool {
-        self.map.contains_key(&id)
+        self.ids.slot(id).is_some()
     }
 
     /// The store slot that holds the vector of live `id` (slots change when compacting).
     pub fn slot(&self, id: u64) -> Option<u32> {
-        self.map.get(&id).copied()
+        self.ids.slot(id)
     }
 
     /// Live ids, in no particular order.
     pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
-        self.map.keys().copied()
+        self.ids.live_ids()
     }
 
     /// Sizes and counts.
@@ -200,15 +201,13 @@ impl<S: VectorStore> Hnsw<S> {
             .filter(|&s| !self.is_anchored(s))
             .count();
         GraphStats {
-            live: self.map.len(),
-            deleted: self.n_deleted,
-            slots: self.ids.len(),
+            live: self.ids.live(),
+            deleted: self.ids.n_deleted(),
+            slots: self.ids.slots(),
             max_level,
             vector_bytes: self.store.memory_bytes(),
             graph_bytes: self.links.memory_bytes(),
-            id_bytes: self.ids.capacity() * 8
-                + self.deleted.capacity()
-                + self.map.capacity() * (8 + 4 + 1),
+            id_bytes: self.ids.memory_bytes(),
             scratch_bytes: self.pool.memory_bytes(),
             unanchored,
         }
@@ -218,12 +217,12 @@ impl<S: VectorStore> Hnsw<S> {
     /// ([`GraphError::DuplicateId`]); use [`Hnsw::upsert`] to replace a vector.
     pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<(), GraphError> {
         check_vector(vector, self.dim(), self.metric())?;
-        if self.map.contains_key(&id) {
+        if self.contains(id) {
             return Err(GraphError::DuplicateId(id));
         }
         let slot = self.add_node(id, vector)?;
         self.pool.with(|s| self.link(slot, s));
-        self.map.insert(id, slot);
+        self.ids.publish(slot);
         Ok(())
     }
 
@@ -233,11 +232,7 @@ impl<S: VectorStore> Hnsw<S> {
         check_vector(vector, self.dim(), self.metric())?;
         let slot = self.add_node(id, vector)?;
         // Tombstone the old vector first, so the new one does not spend a neighbour slot on it.
-        let old = self.map.insert(id, slot);
-        if let Some(old) = old {
-            self.deleted[old as usize] = true;
-            self.n_deleted += 1;
-        }
+        let old = self.ids.publish(slot);
         self.pool.with(|s| self.link(slot, s));
         Ok(old.is_some())
     }
@@ -259,19 +254,29 @@ impl<S: VectorStore> Hnsw<S> {
                 dim,
             });
         }
-        let mut seen = HashSet::with_capacity(ids.len());
-        for (index, (id, row)) in ids.iter().zip(vectors.chunks_exact(dim)).enumerate() {
-            let item = |source| GraphError::BatchItem {
-                index,
-                source: Box::new(source),
-            };
-            check_vector(row, dim, self.metric()).map_err(item)?;
-            if self.map.contains_key(id) || !seen.insert(*id) {
-                return Err(item(GraphError::DuplicateId(*id)));
-            }
-        }
         if ids.is_empty() {
             return Ok(());
+        }
+        // Each row's id becomes live (staged in the id map at the slot it will take) once the
+        // row is checked, so an id repeated within the batch is caught like one already live,
+        // without a set of the batch's ids on the side. Any failure takes them out again.
+        let first = self.ids.slots();
+        self.ids.reserve(ids.len());
+        for (index, (id, row)) in ids.iter().zip(vectors.chunks_exact(dim)).enumerate() {
+            let checked = check_vector(row, dim, self.metric()).and_then(|()| {
+                if self.ids.stage(*id) {
+                    Ok(())
+                } else {
+                    Err(GraphError::DuplicateId(*id))
+                }
+            });
+            if let Err(source) = checked {
+                self.ids.truncate(first);
+                return Err(GraphError::BatchItem {
+                    index,
+                    source: Box::new(source),
+                });
+            }
         }
         // Threads first: failing to start them must not leave half a batch behind.
         let threads = match threads {
@@ -284,24 +289,29 @@ impl<S: VectorStore> Hnsw<S> {
         .min(ids.len())
         .min(MAX_BUILD_THREADS);
         let pool = if threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .map_err(|_| GraphError::InvalidParameter {
+            match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                Ok(pool) => Some(pool),
+                Err(_) => {
+                    self.ids.truncate(first);
+                    return Err(GraphError::InvalidParameter {
                         name: "threads",
                         value: threads,
                         reason: "could not start that many threads",
-                    })?,
-            )
+                    });
+                }
+            }
         } else {
             None
         };
-        let first = self.ids.len();
+        // Room for exactly the upper lists this batch will have: the level generator, run
+        // ahead on a copy, draws the same levels the nodes will get.
+        let mut rng = self.rng.clone();
+        let levels = (0..ids.len()).map(|_| rng.level(self.ml));
+        let (tall, lists) = levels.fold((0, 0), |(t, l), x| (t + usize::from(x > 0), l + x));
         self.store.reserve(ids.len());
-        self.links.reserve(ids.len());
-        for (index, (id, row)) in ids.iter().zip(vectors.chunks_exact(dim)).enumerate() {
-            if let Err(source) = self.add_node(*id, row) {
+        self.links.reserve(ids.len(), tall, lists);
+        for (index, row) in vectors.chunks_exact(dim).enumerate() {
+            if let Err(source) = self.add_vertex(row) {
                 self.truncate_unlinked(first);
                 return Err(GraphError::BatchItem {
                     index,
@@ -309,8 +319,9 @@ impl<S: VectorStore> Hnsw<S> {
                 });
             }
         }
-        let slots = first as u32..self.ids.len() as u32;
+        let slots = first as u32..self.ids.slots() as u32;
         if let Some(pool) = pool {
+            self.links.set_parallel(true);
             let this = &*self;
             pool.install(|| {
                 slots
@@ -318,6 +329,9 @@ impl<S: VectorStore> Hnsw<S> {
                     .into_par_iter()
                     .for_each(|q| this.pool.with(|s| this.link(q, s)));
             });
+            self.links.set_parallel(false);
+            // The build threads are gone: one scratch is enough until searches ask for more.
+            self.pool.trim(1);
         } else {
             self.pool
                 .with(|s| slots.clone().for_each(|q| self.link(q, s)));
@@ -333,23 +347,13 @@ impl<S: VectorStore> Hnsw<S> {
                 }
             });
         }
-        for (q, id) in slots.zip(ids) {
-            self.map.insert(*id, q);
-        }
         Ok(())
     }
 
     /// Marks `id` deleted (O(1)). Returns whether it was live. The node keeps routing searches
     /// until [`Hnsw::compact`].
     pub fn delete(&mut self, id: u64) -> bool {
-        match self.map.remove(&id) {
-            Some(slot) => {
-                self.deleted[slot as usize] = true;
-                self.n_deleted += 1;
-                true
-            }
-            None => false,
-        }
+        self.ids.delete(id).is_some()
     }
 
     /// The `k` nearest live vectors, with the default `ef_search`.
@@ -386,20 +390,21 @@ impl<S: VectorStore> Hnsw<S> {
         let Some((ep, top)) = unpack(self.entry.load(Acquire)) else {
             return Ok(Vec::new());
         };
-        if self.map.is_empty() {
+        if self.is_empty() {
             return Ok(Vec::new());
         }
         let ef = ef.max(k);
         Ok(self.pool.with(|s| {
-            let cur = self.descend(&q, ep, top, 0, s);
+            let cur = self.descend(&q, ep, top, 0);
             let accept = |slot: u32| {
-                !self.deleted[slot as usize] && filter.is_none_or(|f| f(self.ids[slot as usize]))
+                !self.ids.is_deleted(slot) && filter.is_none_or(|f| f(self.ids.id(slot)))
             };
             let n_found = self
                 .search_layer(&q, &[cur], ef, 0, s, false, &accept)
                 .len();
-            if n_found < k && !s.visited.is_marked(ep) {
-                // The layer-0 walk from where the descent ended ran out of nodes: the graph is
+            if n_found < ef && !s.visited.is_marked(ep) {
+                // The layer-0 walk from where the descent ended ran out of nodes (fewer than
+                // `ef` found: its region is exhausted, whatever `k` is): the graph is
                 // not strongly connected, only reachable from the entry point (see the crate
                 // docs). Resume from the entry point, keeping what was visited and found.
                 let entry = Cand {
@@ -412,7 +417,7 @@ impl<S: VectorStore> Hnsw<S> {
             let mut hits: Vec<Neighbor> = found
                 .iter()
                 .map(|c| Neighbor {
-                    id: self.ids[c.slot as usize],
+                    id: self.ids.id(c.slot),
                     distance: c.dist,
                 })
                 .collect();
@@ -431,27 +436,24 @@ impl<S: VectorStore> Hnsw<S> {
             return Vec::new();
         };
         let seen = self.reach_from(&[ep]);
-        self.map
-            .iter()
-            .filter(|(_, slot)| !seen[**slot as usize])
-            .map(|(id, _)| *id)
+        self.ids
+            .live_slots()
+            .filter(|(_, slot)| !seen[*slot as usize])
+            .map(|(id, _)| id)
             .collect()
     }
 
     /// Removes tombstones for real: reconnects the neighbours of deleted nodes, frees their
     /// slots and memory, and keeps every live id. Returns how many tombstones were removed.
     pub fn compact(&mut self) -> usize {
-        let removed = self.n_deleted;
+        let removed = self.ids.n_deleted();
         if removed == 0 {
             return 0;
         }
-        let n = self.ids.len();
-        let keep: Vec<u32> = (0..n as u32)
-            .filter(|s| !self.deleted[*s as usize])
-            .collect();
+        let n = self.ids.slots();
+        let keep: Vec<u32> = (0..n as u32).filter(|&s| !self.ids.is_deleted(s)).collect();
         if keep.is_empty() {
             self.truncate_unlinked(0);
-            self.map.clear();
             return removed;
         }
         let mut remap = vec![NONE; n];
@@ -490,12 +492,7 @@ impl<S: VectorStore> Hnsw<S> {
             .unwrap_or((0, 0));
         self.store.retain(&keep);
         self.links = links;
-        self.ids = keep.iter().map(|&old| self.ids[old as usize]).collect();
-        self.deleted = vec![false; keep.len()];
-        self.n_deleted = 0;
-        for slot in self.map.values_mut() {
-            *slot = remap[*slot as usize];
-        }
+        self.ids.retain(&keep, &remap);
         self.entry.store(pack(entry, top), Release);
         self.pool.clear();
         self.reanchor();
@@ -505,6 +502,7 @@ impl<S: VectorStore> Hnsw<S> {
     /// The graph's state as plain arrays (see [`GraphParts`]); the vectors stay in the store.
     pub fn to_parts(&self) -> GraphParts {
         let n = self.links.len();
+        let (ids, deleted) = self.ids.to_parts();
         let mut lists = Vec::new();
         let mut buf = Vec::new();
         for slot in 0..n as u32 {
@@ -518,19 +516,22 @@ impl<S: VectorStore> Hnsw<S> {
             m: self.params.m as u32,
             levels: (0..n as u32).map(|s| self.links.level(s) as u8).collect(),
             lists,
-            anchors: (0..n as u32).map(|s| self.links.anchor(s)).collect(),
+            anchors: self.links.anchors(),
             chains: (0..n as u32).map(|s| self.links.chain(s)).collect(),
             entry: unpack(self.entry.load(Acquire)).map(|(slot, _)| slot),
-            ids: self.ids.clone(),
-            deleted: self.deleted.clone(),
+            ids,
+            deleted,
             rng_state: self.rng.0,
         }
     }
 
     /// Rebuilds a graph from [`Hnsw::to_parts`] output over a store holding the same slots.
     /// Everything is checked first: lengths, slot ranges, list sizes and layers, the entry
-    /// point, anchors, and that no id is live twice; any inconsistency is
-    /// [`GraphError::InvalidParts`], never a panic or a graph that could misbehave later.
+    /// point, anchors (each must be an edge its parent keeps; a parent's children are moved to
+    /// the front of its layer-0 list, where this version keeps them), chain edges (only on nodes
+    /// with upper layers, at most one per layer), and that no id is live twice; any
+    /// inconsistency is [`GraphError::InvalidParts`], never a panic or a graph that could
+    /// misbehave later.
     pub fn from_parts(store: S, params: HnswParams, parts: GraphParts) -> Result<Self, GraphError> {
         let bad = |what: String| Err(GraphError::InvalidParts(what));
         params.validate()?;
@@ -558,15 +559,29 @@ impl<S: VectorStore> Hnsw<S> {
         if u32::try_from(n).map_or(true, |n| n == u32::MAX) {
             return Err(GraphError::CapacityExceeded);
         }
+        if let Some((slot, level)) =
+            (parts.levels.iter().enumerate()).find(|(_, l)| usize::from(**l) > MAX_LEVEL)
+        {
+            return bad(format!(
+                "slot {slot} is on layer {level}, above {MAX_LEVEL}"
+            ));
+        }
         let mut links = Links::new(params.m);
-        links.reserve(n);
-        for (slot, &level) in parts.levels.iter().enumerate() {
-            if usize::from(level) > MAX_LEVEL {
-                return bad(format!(
-                    "slot {slot} is on layer {level}, above {MAX_LEVEL}"
-                ));
+        let tall = parts.levels.iter().filter(|&&l| l > 0).count();
+        let lists: usize = parts.levels.iter().map(|&l| usize::from(l)).sum();
+        if parts.lists.len() < n + lists {
+            // Every list has at least its count word: refuse before reserving room for them.
+            return bad(format!(
+                "neighbour lists hold {} words, fewer than the {} lists the layers need",
+                parts.lists.len(),
+                n + lists
+            ));
+        }
+        links.reserve(n, tall, lists);
+        for &level in &parts.levels {
+            if links.push(usize::from(level)).is_err() {
+                return Err(GraphError::CapacityExceeded);
             }
-            links.push(usize::from(level));
         }
         let mut words = parts.lists.iter().copied();
         let mut list = Vec::new();
@@ -596,17 +611,23 @@ impl<S: VectorStore> Hnsw<S> {
         if words.next().is_some() {
             return bad("neighbour lists hold more words than the layers need".into());
         }
-        for slot in 0..n as u32 {
-            for (what, v) in [
-                ("anchor", parts.anchors[slot as usize]),
-                ("chain", parts.chains[slot as usize]),
-            ] {
-                if v != NONE && v as usize >= n {
-                    return bad(format!("slot {slot} has {what} {v}"));
-                }
+        for (slot, &v) in parts.chains.iter().enumerate() {
+            // Only entry points have chain edges, and an entry point has upper layers.
+            if v != NONE && (v as usize >= n || !links.set_chain(slot as u32, v)) {
+                return bad(format!("slot {slot} has chain {v}"));
             }
-            links.set_anchor(slot, parts.anchors[slot as usize]);
-            links.set_chain(slot, parts.chains[slot as usize]);
+        }
+        if let Some((slot, v)) =
+            (parts.anchors.iter().enumerate()).find(|(_, v)| **v != NONE && **v as usize >= n)
+        {
+            return bad(format!("slot {slot} has anchor {v}"));
+        }
+        // An anchor is an edge its parent keeps in its layer-0 list.
+        if let Err(slot) = links.set_anchors(&parts.anchors) {
+            let anchor = parts.anchors[slot as usize];
+            return bad(format!(
+                "slot {slot} has anchor {anchor}, which has no edge to it (or anchors over 255 nodes)"
+            ));
         }
         let top = parts.levels.iter().copied().max().map(usize::from);
         let entry = match (parts.entry, top) {
@@ -614,23 +635,15 @@ impl<S: VectorStore> Hnsw<S> {
             (Some(e), Some(top)) if (e as usize) < n && links.level(e) == top => pack(e, top),
             (e, _) => return bad(format!("entry point {e:?} is not a slot on the top layer")),
         };
-        let mut map = HashMap::with_capacity(n);
-        let mut n_deleted = 0;
-        for (slot, (&id, &dead)) in parts.ids.iter().zip(&parts.deleted).enumerate() {
-            if dead {
-                n_deleted += 1;
-            } else if map.insert(id, slot as u32).is_some() {
-                return bad(format!("id {id} is live in two slots"));
-            }
-        }
+        let ids = match Ids::from_parts(parts.ids, &parts.deleted) {
+            Ok(ids) => ids,
+            Err(id) => return bad(format!("id {id} is live in two slots")),
+        };
         Ok(Self {
             ml: 1.0 / (params.m as f64).ln(),
             links,
             store,
-            ids: parts.ids,
-            map,
-            deleted: parts.deleted,
-            n_deleted,
+            ids,
             entry: AtomicU64::new(entry),
             entry_lock: Mutex::new(()),
             rng: SplitMix64(parts.rng_state),
@@ -644,6 +657,13 @@ impl<S: VectorStore> Hnsw<S> {
 
     /// Appends a node (vector, level, id) without linking it.
     fn add_node(&mut self, id: u64, vector: &[f32]) -> Result<u32, GraphError> {
+        let slot = self.add_vertex(vector)?;
+        self.ids.push(id);
+        Ok(slot)
+    }
+
+    /// Appends a node's vector and level (its id is already in place, or follows).
+    fn add_vertex(&mut self, vector: &[f32]) -> Result<u32, GraphError> {
         let slot = self.store.push(vector)?;
         if slot as usize != self.links.len() {
             return Err(GraphError::InvalidParameter {
@@ -652,10 +672,13 @@ impl<S: VectorStore> Hnsw<S> {
                 reason: "the vector store returned a slot out of sequence",
             });
         }
-        let level = ((-self.rng.unit_open0().ln()) * self.ml).floor() as usize;
-        self.links.push(level.min(MAX_LEVEL));
-        self.ids.push(id);
-        self.deleted.push(false);
+        let level = self.rng.level(self.ml);
+        if self.links.push(level).is_err() {
+            // More than 2³² upper-layer lists: give the slot back.
+            let keep: Vec<u32> = (0..slot).collect();
+            self.store.retain(&keep);
+            return Err(GraphError::CapacityExceeded);
+        }
         Ok(slot)
     }
 
@@ -666,17 +689,15 @@ impl<S: VectorStore> Hnsw<S> {
         self.store.retain(&keep);
         self.links.truncate(len);
         self.ids.truncate(len);
-        self.deleted.truncate(len);
         if len == 0 {
             self.entry.store(EMPTY, Release);
-            self.n_deleted = 0;
             self.pool.clear();
         }
     }
 
     /// Whether `slot` hangs in the anchor tree (the root is anchored to itself).
     fn is_anchored(&self, slot: u32) -> bool {
-        self.links.anchor(slot) != NONE
+        self.links.is_anchored(slot)
     }
 
     /// Links a node that [`Hnsw::add_node`] created. Safe to run on several nodes at once.
@@ -691,7 +712,7 @@ impl<S: VectorStore> Hnsw<S> {
             if entry.is_none() {
                 // The first node: it is the entry point and the root of the anchor tree.
                 self.entry.store(pack(q, level), Release);
-                self.links.set_anchor(q, q);
+                self.links.set_root(q);
                 return;
             }
             if entry.is_some_and(|(_, top)| level <= top) {
@@ -699,11 +720,11 @@ impl<S: VectorStore> Hnsw<S> {
             }
         }
         let Some((ep, top)) = entry else { return };
-        let cur = self.descend(&query, ep, top, level, s);
+        let cur = self.descend(&query, ep, top, level);
         let mut eps = vec![cur];
         // Tombstones route the search but are not chosen as neighbours: compaction would only
         // have to replace them.
-        let accept = |x: u32| x != q && !self.deleted[x as usize];
+        let accept = |x: u32| x != q && !self.ids.is_deleted(x);
         for l in (0..=level.min(top)).rev() {
             let found = self
                 .search_layer(
@@ -725,10 +746,11 @@ impl<S: VectorStore> Hnsw<S> {
         }
         if guard.is_some() && level > top {
             // q becomes the entry point; its chain edge leads to the old one.
-            self.links.set_chain(q, ep);
-            self.force_edge(q, ep);
+            let tall = self.links.set_chain(q, ep);
+            debug_assert!(tall, "a new entry point has upper layers");
+            self.force_edge(q, ep, false);
         }
-        if self.links.anchor(q) == NONE {
+        if !self.is_anchored(q) {
             // `eps` holds the layer-0 search result: q's nearest nodes. Failing that (every
             // one of them full of pinned edges, or unanchored in a parallel build), any
             // anchored node will do; a leaf of the anchor tree always has room.
@@ -772,28 +794,32 @@ impl<S: VectorStore> Hnsw<S> {
     }
 
     /// Puts the layer-0 edge `from → to` in place (appending, or replacing the farthest
-    /// unpinned entry of a full list). Returns false when every entry is pinned.
-    fn force_edge(&self, from: u32, to: u32) -> bool {
+    /// unpinned entry of a full list); with `anchor`, also makes `from` the anchor of `to`.
+    /// Returns false (changing nothing) when every entry is pinned, or when `from` should
+    /// anchor `to` but has no room for another anchor child.
+    fn force_edge(&self, from: u32, to: u32, anchor: bool) -> bool {
         let _g = self.links.lock(from);
+        if anchor && !self.links.can_pin(from) {
+            return false;
+        }
         let mut list = self.links.read(from, 0);
-        if list.contains(&to) {
-            return true;
+        if !list.contains(&to) {
+            if list.len() < self.links.cap(0) {
+                list.push(to);
+            } else {
+                let victim = list
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| !self.links.pinned(from, **x))
+                    .map(|(i, x)| (self.store.distance_between(from, *x), i))
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, i)| i);
+                let Some(i) = victim else { return false };
+                list[i] = to;
+            }
+            self.links.write(from, 0, &list);
         }
-        if list.len() < self.links.cap(0) {
-            list.push(to);
-        } else {
-            let victim = list
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| !self.links.pinned(from, **x))
-                .map(|(i, x)| (self.store.distance_between(from, *x), i))
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, i)| i);
-            let Some(i) = victim else { return false };
-            list[i] = to;
-        }
-        self.links.write(from, 0, &list);
-        true
+        !anchor || self.links.pin(from, to)
     }
 
     /// Adds `q` to `n`'s list on `level`, pruning with the heuristic when it is full. On layer 0
@@ -823,8 +849,8 @@ impl<S: VectorStore> Hnsw<S> {
             self.links.write(n, level, &chosen);
             chosen.contains(&q)
         };
-        if level == 0 && kept && self.links.anchor(q) == NONE && self.is_anchored(n) {
-            self.links.set_anchor(q, n);
+        if level == 0 && kept && !self.is_anchored(q) && self.is_anchored(n) {
+            self.links.pin(n, q);
         }
     }
 
@@ -859,8 +885,7 @@ impl<S: VectorStore> Hnsw<S> {
     fn anchor_among(&self, q: u32, near: &[Cand]) -> bool {
         for c in near {
             let n = c.slot;
-            if n != q && self.is_anchored(n) && self.force_edge(n, q) {
-                self.links.set_anchor(q, n);
+            if n != q && self.is_anchored(n) && self.force_edge(n, q, true) {
                 return true;
             }
         }
@@ -895,7 +920,7 @@ impl<S: VectorStore> Hnsw<S> {
             return Vec::new();
         };
         let query = self.store.node_query(u);
-        let cur = self.descend(&query, ep, top, 0, s);
+        let cur = self.descend(&query, ep, top, 0);
         let ef = self.params.ef_construction;
         self.search_layer(&query, &[cur], ef, 0, s, false, accept)
             .to_vec()
@@ -903,23 +928,22 @@ impl<S: VectorStore> Hnsw<S> {
 
     /// Greedy descent from the entry point `ep` on layer `top` down to layer `to + 1`: the
     /// node to start layer `to` from.
-    fn descend(&self, q: &S::Query<'_>, ep: u32, top: usize, to: usize, s: &mut Scratch) -> Cand {
+    fn descend(&self, q: &S::Query<'_>, ep: u32, top: usize, to: usize) -> Cand {
         let mut cur = Cand {
             dist: self.store.distance(q, ep),
             slot: ep,
         };
         for level in (to + 1..=top).rev() {
-            cur = self.greedy(q, cur, level, s);
+            cur = self.greedy(q, cur, level);
         }
         cur
     }
 
     /// Greedy walk on an upper layer: move to the nearest neighbour while it improves.
-    fn greedy(&self, q: &S::Query<'_>, mut cur: Cand, level: usize, s: &mut Scratch) -> Cand {
+    fn greedy(&self, q: &S::Query<'_>, mut cur: Cand, level: usize) -> Cand {
         loop {
             let mut improved = false;
-            self.links.read_into(cur.slot, level, &mut s.neighbors);
-            for &n in &s.neighbors {
+            for n in self.links.neighbors(cur.slot, level) {
                 let d = self.store.distance(q, n);
                 if d < cur.dist {
                     cur = Cand { dist: d, slot: n };
@@ -974,16 +998,14 @@ impl<S: VectorStore> Hnsw<S> {
             }
         };
         let mut bound = full_bound(&s.results);
-        let mut nbrs = std::mem::take(&mut s.neighbors);
         let mut fresh = std::mem::take(&mut s.fresh);
         while let Some(std::cmp::Reverse(c)) = s.candidates.pop() {
             if c.dist > bound {
                 break;
             }
-            self.links.read_into(c.slot, level, &mut nbrs);
             // Mark first, then prefetch only the vectors that will be read.
             fresh.clear();
-            for &n in &nbrs {
+            for n in self.links.neighbors(c.slot, level) {
                 if !s.visited.check_and_mark(n) {
                     self.store.prefetch(n);
                     fresh.push(n);
@@ -1004,7 +1026,6 @@ impl<S: VectorStore> Hnsw<S> {
                 }
             }
         }
-        s.neighbors = nbrs;
         s.fresh = fresh;
         s.found.clear();
         s.found.extend(s.results.drain());
@@ -1038,7 +1059,7 @@ impl<S: VectorStore> Hnsw<S> {
     /// The list of live node `u` on `level` with deleted neighbours replaced (old slots).
     fn repaired_list(&self, u: u32, level: usize) -> Vec<u32> {
         let old = self.links.read(u, level);
-        if old.iter().all(|&v| !self.deleted[v as usize]) {
+        if old.iter().all(|&v| !self.ids.is_deleted(v)) {
             return old;
         }
         // Live nodes reachable from u through deleted ones (a bounded walk).
@@ -1048,7 +1069,7 @@ impl<S: VectorStore> Hnsw<S> {
         let mut dead: VecDeque<u32> = VecDeque::new();
         for &v in &old {
             if seen.insert(v) {
-                if self.deleted[v as usize] {
+                if self.ids.is_deleted(v) {
                     dead.push_back(v);
                 } else {
                     cands.push(v);
@@ -1065,7 +1086,7 @@ impl<S: VectorStore> Hnsw<S> {
             self.links.read_into(d, level, &mut buf);
             for &v in &buf {
                 if self.links.level(v) >= level && seen.insert(v) {
-                    if self.deleted[v as usize] {
+                    if self.ids.is_deleted(v) {
                         dead.push_back(v);
                     } else {
                         cands.push(v);
@@ -1081,7 +1102,7 @@ impl<S: VectorStore> Hnsw<S> {
         let live: Vec<u32> = old
             .iter()
             .copied()
-            .filter(|&v| !self.deleted[v as usize])
+            .filter(|&v| !self.ids.is_deleted(v))
             .collect();
         let mut extra: Vec<Cand> = cands
             .into_iter()
@@ -1114,15 +1135,12 @@ impl<S: VectorStore> Hnsw<S> {
     /// attached to a nearby anchored node (and the walk continues from there).
     fn reanchor(&mut self) {
         let n = self.links.len();
-        for slot in 0..n as u32 {
-            self.links.set_anchor(slot, NONE);
-            self.links.set_chain(slot, NONE);
-        }
+        self.links.clear_anchors();
         let Some((ep, _)) = unpack(self.entry.load(Acquire)) else {
             return;
         };
         // The entry point is the new root of the anchor tree (anchored to itself).
-        self.links.set_anchor(ep, ep);
+        self.links.set_root(ep);
         let mut reached = vec![false; n];
         self.anchor_walk(ep, &mut reached);
         let pool = std::mem::take(&mut self.pool);
@@ -1150,9 +1168,10 @@ impl<S: VectorStore> Hnsw<S> {
         while let Some(u) = queue.pop_front() {
             self.links.read_into(u, 0, &mut buf);
             for &v in &buf {
-                if !reached[v as usize] {
+                // (Pinning fails only when u already anchors 255 nodes; v is found again
+                // from another node, or anchored by a search afterwards.)
+                if !reached[v as usize] && self.links.pin(u, v) {
                     reached[v as usize] = true;
-                    self.links.set_anchor(v, u);
                     queue.push_back(v);
                 }
             }

@@ -1,33 +1,82 @@
-//! Neighbour lists, flat and lock-free to read.
+//! Neighbour lists, flat and lock-free to read, with the anchor and chain edges.
 //!
-//! Layer 0 is one flat array: node `i` owns `1 + M0` words at `i * (1 + M0)`, a count followed
-//! by the neighbour slots. Upper layers (few nodes have them) are a small boxed array per node,
-//! `1 + M` words per layer. Words are `AtomicU32`, so searches read lists without locks while a
-//! parallel build writes them (relaxed loads compile to plain loads); writers serialize per list
-//! through a striped lock. A reader may see a list mid-update, but every word it can read is a
-//! valid slot of an existing node and the count never exceeds the capacity.
+//! Memory per node is the point of this layout (M = upper-layer capacity, `M0 = 2·M`):
+//!
+//! - **Layer 0**: one flat array; node `i` owns the `M0` words at `i * M0`. A list holds its
+//!   neighbours first, then [`NONE`] up to the end: there is no count word, so a node's layer-0
+//!   list is exactly `8·M` bytes (128 at M = 16, two cache lines) and stays contiguous.
+//! - **Upper layers**: only about 1/M of nodes have them ("tall" nodes). One bit per node says
+//!   whether a node is tall, and a rank directory (a `u32` per 64 nodes) turns a tall node's slot
+//!   into its rank among tall nodes. Per tall node, `upper_end` holds where its lists end in one
+//!   arena (prefix sums counted in lists, so a level is the difference of two neighbours). The
+//!   arena holds layers `1..=level` of each tall node, `M` words each, `NONE`-terminated like
+//!   layer 0.
+//! - **Anchors** (see the crate docs): the anchor edges *out of* node `u` (to the nodes it
+//!   anchors, its children) sit at the front of `u`'s layer-0 list, and one byte per node counts
+//!   them (`pins`); one bit per node says whether the node is anchored (the root is anchored
+//!   with no parent). So "is `u → v` an anchor edge" is a scan of `u`'s pinned front, and
+//!   `anchor(v)` is only recovered when exporting ([`Links::anchors`]).
+//! - **Chain edges** exist only on entry points. Each entry point has a higher level than the one
+//!   before it, so a fixed table indexed by level holds them all (32 words, whatever the size).
+//!
+//! Neighbour words are `AtomicU32`, so searches read lists without locks while a parallel build
+//! writes them (relaxed loads compile to plain loads); writers of a list serialize through a
+//! lock, which also guards the list's pins: one lock serves all lists, and a parallel build
+//! swaps in 4,096 striped locks for its duration. A reader may see a list mid-update, but every
+//! word it can read is `NONE` or a valid slot of an existing node. Everything else (levels, the
+//! tall directory, the arena's size) changes only under `&mut self`.
+//!
+//! At M = 16 this is 128 bytes of layer 0 plus, on average, about 4.3 bytes of upper lists and
+//! 1.6 bytes of level, tall-node and anchor bookkeeping per node. Arrays grow by 1/32 of
+//! their length at a time ([`grow`]); [`Links::memory_bytes`] counts their capacity.
 
-use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
 
 /// "No node".
 pub(crate) const NONE: u32 = u32::MAX;
-/// Number of list locks (a power of two; slot `s` uses lock `s % LOCKS`).
-const LOCKS: usize = 4096;
+/// Number of list locks while a parallel build runs (slot `s` uses lock `s % PARALLEL_LOCKS`);
+/// otherwise one lock serves every list.
+const PARALLEL_LOCKS: usize = 4096;
 /// Highest layer a node can have.
 pub(crate) const MAX_LEVEL: usize = 31;
+/// Most anchor children one node can pin (what a byte counts). Only reachable with M = 128,
+/// where a layer-0 list has 256 entries; the 256th child then anchors elsewhere.
+const MAX_PINS: usize = u8::MAX as usize;
+/// An empty entry of the chain table.
+const NO_CHAIN: u64 = u64::MAX;
+
+/// Grows `v` so that `additional` more elements fit, by at least 1/32 of its length: appends one
+/// at a time stay amortized O(1) (and the allocator can often move large arrays without copying
+/// them), and the spare capacity stays under about 3% instead of the up to 100% of doubling.
+pub(crate) fn grow<T>(v: &mut Vec<T>, additional: usize) {
+    if v.capacity() - v.len() < additional {
+        v.reserve_exact(additional.max(v.len() / 32).max(8));
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Links {
     m: usize,
     m0: usize,
+    len: usize,
+    /// `m0` words per node.
     level0: Vec<AtomicU32>,
-    upper: Vec<Box<[AtomicU32]>>,
-    levels: Vec<u8>,
-    /// The node whose layer-0 edge to this node must never be pruned (see the crate docs).
-    anchor: Vec<AtomicU32>,
-    /// For entry points: the previous entry point, an out-edge that must never be pruned.
-    chain: Vec<AtomicU32>,
+    /// Per node: how many entries at the front of its layer-0 list are its anchor children.
+    pins: Vec<AtomicU8>,
+    /// One bit per node: anchored (has a parent, or is the root).
+    anchored: Vec<AtomicU64>,
+    /// One bit per node: has upper layers.
+    tall: Vec<u64>,
+    /// Per word of `tall`: tall nodes before it.
+    tall_rank: Vec<u32>,
+    /// Per tall node (by rank): upper lists of tall nodes up to and including this one.
+    upper_end: Vec<u32>,
+    /// Per level: the chain edge of the entry point on that level, `from << 32 | to` (the
+    /// previous entry point, an out-edge never pruned), or [`NO_CHAIN`].
+    chains: [AtomicU64; MAX_LEVEL + 1],
+    /// Upper lists, `m` words each.
+    upper: Vec<AtomicU32>,
     locks: Box<[Mutex<()>]>,
 }
 
@@ -36,17 +85,21 @@ impl Links {
         Self {
             m,
             m0: 2 * m,
+            len: 0,
             level0: Vec::new(),
+            pins: Vec::new(),
+            anchored: Vec::new(),
+            tall: Vec::new(),
+            tall_rank: Vec::new(),
+            upper_end: Vec::new(),
+            chains: std::array::from_fn(|_| AtomicU64::new(NO_CHAIN)),
             upper: Vec::new(),
-            levels: Vec::new(),
-            anchor: Vec::new(),
-            chain: Vec::new(),
-            locks: (0..LOCKS).map(|_| Mutex::new(())).collect(),
+            locks: Box::new([Mutex::new(())]),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.levels.len()
+        self.len
     }
 
     /// Capacity of a list on `level`.
@@ -55,43 +108,99 @@ impl Links {
         if level == 0 { self.m0 } else { self.m }
     }
 
-    /// Reserves room for `additional` more nodes.
-    pub(crate) fn reserve(&mut self, additional: usize) {
-        self.level0.reserve(additional * (1 + self.m0));
-        self.upper.reserve(additional);
-        self.levels.reserve(additional);
-        self.anchor.reserve(additional);
-        self.chain.reserve(additional);
+    /// Reserves room for `additional` more nodes, `tall` of which have upper layers, with
+    /// `lists` upper lists between them.
+    pub(crate) fn reserve(&mut self, additional: usize, tall: usize, lists: usize) {
+        let words = (self.len + additional).div_ceil(64) - self.len.div_ceil(64);
+        grow(&mut self.level0, additional * self.m0);
+        grow(&mut self.pins, additional);
+        grow(&mut self.anchored, words);
+        grow(&mut self.tall, words);
+        grow(&mut self.tall_rank, words);
+        grow(&mut self.upper_end, tall);
+        grow(&mut self.upper, lists * self.m);
     }
 
-    /// Adds a node with empty lists on layers `0..=level`.
-    pub(crate) fn push(&mut self, level: usize) {
-        let level = level.min(MAX_LEVEL);
+    /// Switches between one lock for all lists and [`PARALLEL_LOCKS`] striped locks (for the
+    /// duration of a parallel build).
+    pub(crate) fn set_parallel(&mut self, parallel: bool) {
+        let n = if parallel { PARALLEL_LOCKS } else { 1 };
+        if self.locks.len() != n {
+            self.locks = (0..n).map(|_| Mutex::new(())).collect();
+        }
+    }
+
+    /// Adds a node with empty lists on layers `0..=level` (`level` at most [`MAX_LEVEL`]).
+    /// Fails (changing nothing) when the upper lists would number more than `u32::MAX`.
+    pub(crate) fn push(&mut self, level: usize) -> Result<(), ()> {
+        debug_assert!(level <= MAX_LEVEL);
+        let lists = self.upper_end.last().map_or(0, |&e| e as usize) + level;
+        let end = u32::try_from(lists).map_err(|_| ())?;
+        let slot = self.len;
+        grow(&mut self.level0, self.m0);
         self.level0
-            .extend((0..1 + self.m0).map(|_| AtomicU32::new(0)));
-        self.upper.push(
-            (0..level * (1 + self.m))
-                .map(|_| AtomicU32::new(0))
-                .collect(),
-        );
-        self.levels.push(level as u8);
-        self.anchor.push(AtomicU32::new(NONE));
-        self.chain.push(AtomicU32::new(NONE));
+            .extend((0..self.m0).map(|_| AtomicU32::new(NONE)));
+        grow(&mut self.pins, 1);
+        self.pins.push(AtomicU8::new(0));
+        if slot.is_multiple_of(64) {
+            grow(&mut self.anchored, 1);
+            grow(&mut self.tall, 1);
+            grow(&mut self.tall_rank, 1);
+            self.anchored.push(AtomicU64::new(0));
+            self.tall.push(0);
+            self.tall_rank.push(self.upper_end.len() as u32);
+        }
+        if level > 0 {
+            self.tall[slot / 64] |= 1 << (slot % 64);
+            grow(&mut self.upper_end, 1);
+            grow(&mut self.upper, level * self.m);
+            self.upper_end.push(end);
+            self.upper
+                .extend((0..level * self.m).map(|_| AtomicU32::new(NONE)));
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The rank of tall node `slot` among tall nodes, if it is tall.
+    #[inline]
+    fn tall_index(&self, slot: u32) -> Option<usize> {
+        let (word, bit) = (slot as usize / 64, slot % 64);
+        let bits = self.tall[word];
+        (bits >> bit & 1 == 1).then(|| {
+            let below = (bits & ((1u64 << bit) - 1)).count_ones();
+            (self.tall_rank[word] + below) as usize
+        })
+    }
+
+    /// Upper lists before those of the tall node of rank `r`.
+    #[inline]
+    fn upper_start(&self, r: usize) -> usize {
+        if r == 0 {
+            0
+        } else {
+            self.upper_end[r - 1] as usize
+        }
     }
 
     #[inline]
     pub(crate) fn level(&self, slot: u32) -> usize {
-        usize::from(self.levels[slot as usize])
+        self.tall_index(slot)
+            .map_or(0, |r| self.upper_end[r] as usize - self.upper_start(r))
     }
 
     #[inline]
     fn words(&self, slot: u32, level: usize) -> &[AtomicU32] {
         if level == 0 {
-            let start = slot as usize * (1 + self.m0);
-            &self.level0[start..start + 1 + self.m0]
+            let start = slot as usize * self.m0;
+            &self.level0[start..start + self.m0]
         } else {
-            let start = (level - 1) * (1 + self.m);
-            &self.upper[slot as usize][start..start + 1 + self.m]
+            let r = self
+                .tall_index(slot)
+                .expect("upper layers asked of a node without them");
+            debug_assert!(level <= self.upper_end[r] as usize - self.upper_start(r));
+            let start = (self.upper_start(r) + level - 1) * self.m;
+            &self.upper[start..start + self.m]
         }
     }
 
@@ -99,9 +208,24 @@ impl Links {
     #[inline]
     pub(crate) fn read_into(&self, slot: u32, level: usize, out: &mut Vec<u32>) {
         let w = self.words(slot, level);
-        let n = (w[0].load(Acquire) as usize).min(w.len() - 1);
         out.clear();
-        out.extend(w[1..=n].iter().map(|x| x.load(Relaxed)));
+        out.reserve(w.len());
+        for x in w {
+            let v = x.load(Relaxed);
+            if v == NONE {
+                break;
+            }
+            out.push(v);
+        }
+    }
+
+    /// The neighbours of `slot` on `level`, read word by word (the search's hot path: no copy).
+    #[inline]
+    pub(crate) fn neighbors(&self, slot: u32, level: usize) -> impl Iterator<Item = u32> + '_ {
+        self.words(slot, level)
+            .iter()
+            .map(|x| x.load(Relaxed))
+            .take_while(|&v| v != NONE)
     }
 
     /// The neighbours of `slot` on `level` as a fresh vector.
@@ -112,57 +236,241 @@ impl Links {
     }
 
     /// Replaces the list of `slot` on `level` (at most `cap(level)` entries are kept). Callers
-    /// that may race with other writers hold [`Links::lock`] for `slot`.
+    /// that may race with other writers hold [`Links::lock`] for `slot`. On layer 0 the node's
+    /// anchor children are moved to the front (in the order given); they must all be in
+    /// `neighbors` (anchor edges are never removed).
     pub(crate) fn write(&self, slot: u32, level: usize, neighbors: &[u32]) {
         let w = self.words(slot, level);
-        let n = neighbors.len().min(w.len() - 1);
-        // Entries first, then the count. A concurrent reader may pair the old count with some
-        // new entries (or the reverse); every word is a valid slot either way.
-        for (dst, &src) in w[1..=n].iter().zip(neighbors) {
-            dst.store(src, Relaxed);
+        let pins = if level == 0 {
+            usize::from(self.pins[slot as usize].load(Relaxed))
+        } else {
+            0
+        };
+        // Entries first, then the end marker. A concurrent reader may see a mix of old and new
+        // entries; every word is NONE or a valid slot either way.
+        let mut n = 0;
+        if pins == 0 {
+            for (dst, &src) in w.iter().zip(neighbors) {
+                dst.store(src, Relaxed);
+                n += 1;
+            }
+        } else {
+            // The children first, then the rest, each in the order given.
+            let mut small = [NONE; 16];
+            let big: Vec<u32>;
+            let kids: &[u32] = if pins <= small.len() {
+                for (k, x) in small.iter_mut().zip(&w[..pins]) {
+                    *k = x.load(Relaxed);
+                }
+                &small[..pins]
+            } else {
+                big = w[..pins].iter().map(|x| x.load(Relaxed)).collect();
+                &big
+            };
+            let mut n_kids = 0;
+            for first in [true, false] {
+                for &x in neighbors {
+                    if n < w.len() && kids.contains(&x) == first {
+                        w[n].store(x, Relaxed);
+                        n += 1;
+                        n_kids += usize::from(first);
+                    }
+                }
+            }
+            debug_assert!(n_kids >= pins, "an anchor edge was dropped from {slot}");
+            self.pins[slot as usize].store(n_kids.min(MAX_PINS) as u8, Relaxed);
         }
-        w[0].store(n as u32, Release);
+        for dst in &w[n..] {
+            dst.store(NONE, Relaxed);
+        }
     }
 
-    /// The lock that serializes writers of `slot`'s lists.
+    /// The lock that serializes writers of `slot`'s lists and pins.
     pub(crate) fn lock(&self, slot: u32) -> MutexGuard<'_, ()> {
-        let m = &self.locks[slot as usize % LOCKS];
+        let m = &self.locks[slot as usize % self.locks.len()];
         // A poisoned lock only means another writer panicked; the lists are still valid words.
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether `slot` hangs in the anchor tree (has a parent or is the root).
     #[inline]
-    pub(crate) fn anchor(&self, slot: u32) -> u32 {
-        self.anchor[slot as usize].load(Relaxed)
+    pub(crate) fn is_anchored(&self, slot: u32) -> bool {
+        self.anchored[slot as usize / 64].load(Relaxed) >> (slot % 64) & 1 == 1
     }
 
-    pub(crate) fn set_anchor(&self, slot: u32, parent: u32) {
-        self.anchor[slot as usize].store(parent, Relaxed);
+    fn mark_anchored(&self, slot: u32) {
+        self.anchored[slot as usize / 64].fetch_or(1 << (slot % 64), Relaxed);
     }
 
+    /// Makes `slot` a root of the anchor tree (anchored, without a parent).
+    pub(crate) fn set_root(&self, slot: u32) {
+        self.mark_anchored(slot);
+    }
+
+    /// The pinned front of `slot`'s layer-0 list: the nodes it anchors.
+    fn children(&self, slot: u32) -> &[AtomicU32] {
+        let pins = usize::from(self.pins[slot as usize].load(Relaxed));
+        &self.words(slot, 0)[..pins]
+    }
+
+    /// Whether `parent` has room to pin one more anchor child.
+    pub(crate) fn can_pin(&self, parent: u32) -> bool {
+        usize::from(self.pins[parent as usize].load(Relaxed)) < MAX_PINS.min(self.m0)
+    }
+
+    /// Makes `parent` the anchor of `child`: moves `child` into the pinned front of `parent`'s
+    /// layer-0 list. The caller holds `parent`'s lock. Returns false (changing nothing) when
+    /// `child` is not in the list or the parent has no room for another pin.
+    pub(crate) fn pin(&self, parent: u32, child: u32) -> bool {
+        let w = self.words(parent, 0);
+        let pins = usize::from(self.pins[parent as usize].load(Relaxed));
+        let Some(i) = w.iter().position(|x| x.load(Relaxed) == child) else {
+            return false;
+        };
+        if i >= pins {
+            if !self.can_pin(parent) {
+                return false;
+            }
+            // Swap the child into the front; a reader may briefly see one of the two twice.
+            w[i].store(w[pins].load(Relaxed), Relaxed);
+            w[pins].store(child, Relaxed);
+            self.pins[parent as usize].store(pins as u8 + 1, Relaxed);
+        }
+        self.mark_anchored(child);
+        true
+    }
+
+    /// The chain edge of `slot` (`NONE` when it has none).
     #[inline]
     pub(crate) fn chain(&self, slot: u32) -> u32 {
-        self.chain[slot as usize].load(Relaxed)
+        let level = self.level(slot);
+        if level == 0 {
+            return NONE;
+        }
+        let e = self.chains[level].load(Relaxed);
+        if (e >> 32) as u32 == slot {
+            e as u32
+        } else {
+            NONE
+        }
     }
 
-    pub(crate) fn set_chain(&self, slot: u32, previous_entry: u32) {
-        self.chain[slot as usize].store(previous_entry, Relaxed);
+    /// Sets the chain edge of `slot`, an entry point. Returns false (changing nothing) for a node
+    /// without upper layers, or when another node on the same level has a chain edge (entry
+    /// points have increasing levels, so neither happens in a graph this crate built).
+    pub(crate) fn set_chain(&self, slot: u32, previous_entry: u32) -> bool {
+        let level = self.level(slot);
+        let held = self.chains[level].load(Relaxed);
+        if level == 0 || (held != NO_CHAIN && (held >> 32) as u32 != slot) {
+            return false;
+        }
+        let e = u64::from(slot) << 32 | u64::from(previous_entry);
+        self.chains[level].store(e, Relaxed);
+        true
     }
 
-    /// Whether the edge `from → to` on layer 0 must survive pruning.
+    /// Whether the edge `from → to` on layer 0 must survive pruning (an anchor or chain edge).
     #[inline]
     pub(crate) fn pinned(&self, from: u32, to: u32) -> bool {
-        self.anchor(to) == from || self.chain(from) == to
+        self.children(from).iter().any(|x| x.load(Relaxed) == to) || self.chain(from) == to
+    }
+
+    /// Forgets every anchor and chain edge (before the anchor tree is rebuilt).
+    pub(crate) fn clear_anchors(&mut self) {
+        self.pins.iter_mut().for_each(|p| *p.get_mut() = 0);
+        self.anchored.iter_mut().for_each(|a| *a.get_mut() = 0);
+        self.chains.iter_mut().for_each(|c| *c.get_mut() = NO_CHAIN);
+    }
+
+    /// The anchor of every slot (`NONE` = none, itself for a root), as [`crate::GraphParts`]
+    /// stores them.
+    pub(crate) fn anchors(&self) -> Vec<u32> {
+        let mut out: Vec<u32> = (0..self.len as u32)
+            .map(|s| if self.is_anchored(s) { s } else { NONE })
+            .collect();
+        for parent in 0..self.len as u32 {
+            for child in self.children(parent) {
+                out[child.load(Relaxed) as usize] = parent;
+            }
+        }
+        out
+    }
+
+    /// Installs anchors read from [`crate::GraphParts`] (after the lists): `anchors[v]` is
+    /// `NONE`, `v` itself (a root) or a node whose layer-0 list holds `v`. Each parent's list is
+    /// reordered stably so that its children come first (a no-op for lists this type wrote).
+    /// On inconsistent input, returns the first offending slot.
+    pub(crate) fn set_anchors(&mut self, anchors: &[u32]) -> Result<(), u32> {
+        debug_assert_eq!(anchors.len(), self.len);
+        self.pins.iter_mut().for_each(|p| *p.get_mut() = 0);
+        self.anchored.iter_mut().for_each(|a| *a.get_mut() = 0);
+        let mut by_parent: Vec<(u32, u32)> = Vec::new();
+        for (child, &parent) in anchors.iter().enumerate() {
+            let child = child as u32;
+            if parent == NONE {
+                continue;
+            }
+            if parent as usize >= self.len {
+                return Err(child);
+            }
+            self.mark_anchored(child);
+            if parent != child {
+                by_parent.push((parent, child));
+            }
+        }
+        by_parent.sort_unstable();
+        let mut list = Vec::new();
+        for group in by_parent.chunk_by(|a, b| a.0 == b.0) {
+            let parent = group[0].0;
+            self.read_into(parent, 0, &mut list);
+            let is_kid = |x: &u32| group.iter().any(|&(_, c)| c == *x);
+            if let Some(&(_, missing)) = group.iter().find(|(_, c)| !list.contains(c)) {
+                return Err(missing);
+            }
+            let (mut first, rest): (Vec<u32>, Vec<u32>) = list.iter().partition(|x| is_kid(x));
+            if first.len() > MAX_PINS.min(self.m0) {
+                return Err(group[0].1);
+            }
+            let pins = first.len() as u8;
+            first.extend(rest);
+            self.write(parent, 0, &first);
+            *self.pins[parent as usize].get_mut() = pins;
+        }
+        Ok(())
     }
 
     /// Drops every node from `len` on. Only for nodes nothing links to yet (a batch that was
     /// added but not linked), or for dropping everything.
     pub(crate) fn truncate(&mut self, len: usize) {
-        self.level0.truncate(len * (1 + self.m0));
-        self.upper.truncate(len);
-        self.levels.truncate(len);
-        self.anchor.truncate(len);
-        self.chain.truncate(len);
+        if len >= self.len {
+            return;
+        }
+        let words = len.div_ceil(64);
+        let n_tall = if len == 0 {
+            0
+        } else {
+            let w = (len - 1) / 64;
+            let bits = self.tall[w] & (u64::MAX >> (63 - (len - 1) % 64));
+            self.tall_rank[w] as usize + bits.count_ones() as usize
+        };
+        self.level0.truncate(len * self.m0);
+        self.pins.truncate(len);
+        self.anchored.truncate(words);
+        self.tall.truncate(words);
+        self.tall_rank.truncate(words);
+        if !len.is_multiple_of(64) {
+            let keep = (1u64 << (len % 64)) - 1;
+            *self.anchored[words - 1].get_mut() &= keep;
+            self.tall[words - 1] &= keep;
+        }
+        self.upper.truncate(self.upper_start(n_tall) * self.m);
+        self.upper_end.truncate(n_tall);
+        for c in &mut self.chains {
+            if (*c.get_mut() >> 32) as usize >= len {
+                *c.get_mut() = NO_CHAIN;
+            }
+        }
+        self.len = len;
     }
 
     /// A new link table holding only the slots in `keep` (new slot `i` = old slot `keep[i]`),
@@ -174,9 +482,13 @@ impl Links {
         mut lists: impl FnMut(u32, usize) -> Vec<u32>,
     ) -> Links {
         let mut next = Links::new(self.m);
-        next.reserve(keep.len());
+        let levels = keep.iter().map(|&old| self.level(old));
+        let tall = levels.clone().filter(|&l| l > 0).count();
+        next.reserve(keep.len(), tall, levels.sum());
         for &old in keep {
-            next.push(self.level(old));
+            // The same levels as before, so the upper lists cannot outnumber the old ones.
+            next.push(self.level(old))
+                .expect("fewer upper lists than before");
         }
         for (new, &old) in keep.iter().enumerate() {
             for level in 0..=self.level(old) {
@@ -186,14 +498,151 @@ impl Links {
         next
     }
 
-    /// Bytes of memory held by the lists and per-node bookkeeping.
+    /// Bytes of memory held by the lists and per-node bookkeeping (allocated capacity).
     pub(crate) fn memory_bytes(&self) -> usize {
-        let upper: usize = self.upper.iter().map(|b| b.len() * 4).sum();
         self.level0.capacity() * 4
-            + upper
-            + self.upper.capacity() * std::mem::size_of::<Box<[AtomicU32]>>()
-            + self.levels.capacity()
-            + (self.anchor.capacity() + self.chain.capacity()) * 4
+            + self.pins.capacity()
+            + (self.anchored.capacity() + self.tall.capacity()) * 8
+            + self.tall_rank.capacity() * 4
+            + (self.upper_end.capacity() + self.upper.capacity()) * 4
             + self.locks.len() * std::mem::size_of::<Mutex<()>>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn levels(n: usize) -> Vec<usize> {
+        (0..n).map(|i| [0, 0, 2, 0, 1, 0, 0, 3][i % 8]).collect()
+    }
+
+    #[test]
+    fn levels_lists_and_truncation() {
+        let mut l = Links::new(4);
+        let lv = levels(200);
+        for &x in &lv {
+            l.push(x).unwrap();
+        }
+        for (s, &x) in lv.iter().enumerate() {
+            assert_eq!(l.level(s as u32), x);
+            for level in 0..=x {
+                l.write(s as u32, level, &[s as u32, level as u32]);
+            }
+        }
+        for (s, &x) in lv.iter().enumerate() {
+            for level in 0..=x {
+                assert_eq!(l.read(s as u32, level), [s as u32, level as u32]);
+            }
+        }
+        // Lists shrink and fill up to their capacity.
+        l.write(7, 3, &[1, 2, 3, 4, 5]);
+        assert_eq!(l.read(7, 3), [1, 2, 3, 4]);
+        l.write(7, 3, &[9]);
+        assert_eq!(l.read(7, 3), [9]);
+        for len in [130, 129, 128, 65, 64, 1, 0] {
+            l.truncate(len);
+            assert_eq!(l.len(), len);
+            assert_eq!(l.upper.len(), lv[..len].iter().sum::<usize>() * 4);
+            for (s, &x) in lv[..len].iter().enumerate() {
+                assert_eq!(l.level(s as u32), x);
+            }
+            l.truncate(len);
+        }
+        for &x in &lv[..70] {
+            l.push(x).unwrap();
+        }
+        assert_eq!(l.level(66), lv[66]);
+        assert!(l.read(66, 0).is_empty());
+    }
+
+    #[test]
+    fn chain_edges_one_per_level() {
+        let mut l = Links::new(4);
+        for &x in &levels(20) {
+            l.push(x).unwrap();
+        }
+        // Chain edges: only tall nodes, one per level.
+        assert!(!l.set_chain(0, 5), "level 0");
+        assert!(l.set_chain(2, 9) && l.set_chain(4, 2) && l.set_chain(7, 4));
+        assert!(!l.set_chain(10, 1), "level 2 holds the chain of slot 2");
+        assert!(l.set_chain(2, 8), "a node may change its own chain edge");
+        assert_eq!(
+            [l.chain(2), l.chain(4), l.chain(7), l.chain(10)],
+            [8, 2, 4, NONE]
+        );
+        assert!(l.pinned(4, 2) && !l.pinned(4, 3));
+        l.truncate(5);
+        assert_eq!([l.chain(2), l.chain(4)], [8, 2]);
+        assert_eq!(
+            l.chains
+                .iter()
+                .filter(|c| c.load(Relaxed) != NO_CHAIN)
+                .count(),
+            2
+        );
+        l.truncate(0);
+        assert!(l.chains.iter().all(|c| c.load(Relaxed) == NO_CHAIN));
+    }
+
+    #[test]
+    fn pins_stay_in_front_and_round_trip() {
+        let mut l = Links::new(4);
+        for _ in 0..10 {
+            l.push(0).unwrap();
+        }
+        l.set_root(0);
+        l.write(0, 0, &[1, 2, 3, 4]);
+        assert!(l.pin(0, 3) && l.pin(0, 4));
+        assert!(!l.pin(0, 9), "no edge, no pin");
+        assert_eq!(l.read(0, 0), [3, 4, 1, 2]);
+        assert!(l.pinned(0, 3) && l.pinned(0, 4) && !l.pinned(0, 1));
+        assert!(l.is_anchored(3) && !l.is_anchored(1));
+        // Rewrites keep the children in front, whatever order they are given in.
+        l.write(0, 0, &[5, 4, 6, 3]);
+        assert_eq!(l.read(0, 0), [4, 3, 5, 6]);
+        let anchors = l.anchors();
+        assert_eq!(&anchors[..5], [0, NONE, NONE, 0, 0]);
+        let mut m = Links::new(4);
+        for _ in 0..10 {
+            m.push(0).unwrap();
+        }
+        m.write(0, 0, &[5, 3, 6, 4]);
+        m.set_anchors(&anchors).unwrap();
+        assert_eq!(m.read(0, 0), [3, 4, 5, 6]);
+        assert_eq!(m.anchors(), anchors);
+        let mut bad = anchors.clone();
+        bad[7] = 0; // 0 has no edge to 7
+        assert_eq!(m.set_anchors(&bad), Err(7));
+    }
+
+    #[test]
+    fn a_node_pins_at_most_255_children() {
+        // Only M = 128 has lists (256 entries) long enough to run out of pins.
+        let mut l = Links::new(128);
+        for _ in 0..300 {
+            l.push(0).unwrap();
+        }
+        let list: Vec<u32> = (1..=256).collect();
+        l.write(0, 0, &list);
+        for c in 1..=255 {
+            assert!(l.pin(0, c));
+        }
+        assert!(!l.can_pin(0) && !l.pin(0, 256) && !l.is_anchored(256));
+        let anchors = l.anchors();
+        assert_eq!((anchors[255], anchors[256]), (0, NONE));
+        let reversed: Vec<u32> = list.iter().rev().copied().collect();
+        l.write(0, 0, &reversed);
+        let back = l.read(0, 0);
+        assert_eq!(
+            back[..255],
+            reversed[1..],
+            "children first, in the order given"
+        );
+        assert_eq!(back[255], 256);
+        let mut too_many = anchors;
+        too_many[256] = 0;
+        assert!(Links::new(128).set_anchors(&[]).is_ok());
+        assert!(l.set_anchors(&too_many).is_err());
     }
 }

@@ -1,5 +1,5 @@
-//! Per-search working memory, reused across searches: a visited set cleared in O(1) by a
-//! generation counter, and the two heaps of the beam search.
+//! Per-search working memory, reused across searches: a visited bitset cleared in O(1) by
+//! generation counters, and the two heaps of the beam search.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -31,41 +31,66 @@ impl Ord for Cand {
     }
 }
 
-/// Visited marks: slot `i` is visited when `marks[i] == generation`. Starting a new search
-/// bumps the generation instead of clearing the array; the array is zeroed only when the
-/// counter wraps.
+/// Visited marks, one bit per slot, cleared in O(1): each 64-bit word covers 32 slots, its high
+/// half holding the generation (search) its marks in the low half belong to. Starting a new search
+/// bumps the generation, which empties every word at once; the array is zeroed only when the
+/// counter wraps. A quarter of a byte per slot.
 #[derive(Debug, Default)]
 pub(crate) struct Visited {
-    marks: Vec<u32>,
+    words: Vec<u64>,
     generation: u32,
 }
 
 impl Visited {
     /// Starts a new search over `n` slots.
     pub(crate) fn reset(&mut self, n: usize) {
-        if self.marks.len() < n {
-            self.marks.resize(n, 0);
+        let words = n.div_ceil(32);
+        if self.words.len() < words {
+            let more = words - self.words.len();
+            crate::links::grow(&mut self.words, more);
+            self.words.resize(words, 0);
         }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.words.iter_mut().for_each(|w| *w = 0);
             self.generation = 1;
+        }
+    }
+
+    /// The marks of word `w` in this search.
+    #[inline]
+    fn current(&self, w: u64) -> u64 {
+        if (w >> 32) as u32 == self.generation {
+            w
+        } else {
+            u64::from(self.generation) << 32
         }
     }
 
     /// Whether `slot` was marked in this search.
     #[inline]
     pub(crate) fn is_marked(&self, slot: u32) -> bool {
-        self.marks.get(slot as usize) == Some(&self.generation)
+        self.words
+            .get(slot as usize / 32)
+            .is_some_and(|&w| self.current(w) >> (slot % 32) & 1 == 1)
     }
 
     /// Marks `slot`; returns whether it was already marked in this search.
     #[inline]
     pub(crate) fn check_and_mark(&mut self, slot: u32) -> bool {
-        let m = &mut self.marks[slot as usize];
-        let seen = *m == self.generation;
-        *m = self.generation;
-        seen
+        let i = slot as usize / 32;
+        let bit = 1u64 << (slot % 32);
+        let w = self.current(self.words[i]);
+        if w & bit != 0 {
+            return true;
+        }
+        self.words[i] = w | bit;
+        false
+    }
+
+    /// Bytes held.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.words.capacity() * 8
     }
 }
 
@@ -77,8 +102,6 @@ pub(crate) struct Scratch {
     pub(crate) candidates: BinaryHeap<Reverse<Cand>>,
     /// The best accepted nodes so far, farthest on top.
     pub(crate) results: BinaryHeap<Cand>,
-    /// A neighbour list copied out of the graph.
-    pub(crate) neighbors: Vec<u32>,
     /// The not-yet-visited part of a neighbour list.
     pub(crate) fresh: Vec<u32>,
     /// The result of the last layer search, nearest first.
@@ -86,7 +109,7 @@ pub(crate) struct Scratch {
 }
 
 /// A pool of [`Scratch`]es so that concurrent searches do not allocate. At most
-/// [`ScratchPool::KEEP`] are kept between uses (each holds 4 bytes per slot of visited marks).
+/// [`ScratchPool::KEEP`] are kept between uses (each holds one bit per slot of visited marks).
 #[derive(Debug, Default)]
 pub(crate) struct ScratchPool {
     free: Mutex<Vec<Scratch>>,
@@ -111,21 +134,29 @@ impl ScratchPool {
 
     /// Drops every pooled scratch (after compaction shrinks the graph).
     pub(crate) fn clear(&self) {
+        self.trim(0);
+    }
+
+    /// Keeps at most `keep` pooled scratches (after a parallel build, whose threads are gone).
+    pub(crate) fn trim(&self, keep: usize) {
         if let Ok(mut v) = self.free.lock() {
-            v.clear();
+            v.truncate(keep);
+            v.shrink_to(keep);
         }
     }
 
     /// Bytes held by pooled scratches.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.free.lock().map_or(0, |v| {
-            v.iter()
-                .map(|s| {
-                    s.visited.marks.capacity() * 4
-                        + (s.candidates.capacity() + s.results.capacity() + s.found.capacity()) * 8
-                        + s.neighbors.capacity() * 4
-                })
-                .sum()
+            v.capacity() * std::mem::size_of::<Scratch>()
+                + v.iter()
+                    .map(|s| {
+                        s.visited.memory_bytes()
+                            + (s.candidates.capacity() + s.results.capacity() + s.found.capacity())
+                                * 8
+                            + s.fresh.capacity() * 4
+                    })
+                    .sum::<usize>()
         })
     }
 }
@@ -135,18 +166,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generations_clear_marks_and_survive_wrapping() {
+    fn generations_clear_marks_grow_and_survive_wrapping() {
         let mut v = Visited::default();
         v.reset(4);
         assert!(!v.check_and_mark(2));
         assert!(v.check_and_mark(2));
-        v.reset(4);
-        assert!(!v.check_and_mark(2));
+        assert!(v.is_marked(2) && !v.is_marked(3) && !v.is_marked(1000));
+        v.reset(200);
+        assert!(!v.is_marked(2));
+        for s in [0, 31, 32, 199] {
+            assert!(!v.check_and_mark(s));
+        }
+        assert!(v.is_marked(31) && v.is_marked(32) && !v.is_marked(33));
         v.generation = u32::MAX;
-        v.reset(6);
+        v.reset(200);
         assert_eq!(v.generation, 1);
-        assert!(!v.check_and_mark(5));
-        assert!(!v.check_and_mark(2));
+        assert!(v.words.iter().all(|&w| w == 0));
+        assert!(!v.check_and_mark(199) && !v.is_marked(0));
     }
 
     #[test]

@@ -163,7 +163,7 @@ impl VectorStore for F32Store {
     }
 
     fn reserve(&mut self, additional: usize) {
-        self.data.reserve(additional.saturating_mul(self.dim));
+        crate::links::grow(&mut self.data, additional.saturating_mul(self.dim));
     }
 
     fn push(&mut self, vector: &[f32]) -> Result<u32, GraphError> {
@@ -172,6 +172,7 @@ impl VectorStore for F32Store {
             .filter(|s| *s < u32::MAX)
             .ok_or(GraphError::CapacityExceeded)?;
         let row = self.prepared(vector)?;
+        crate::links::grow(&mut self.data, self.dim);
         self.data.extend_from_slice(&row);
         Ok(slot)
     }

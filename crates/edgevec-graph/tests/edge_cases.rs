@@ -346,3 +346,44 @@ fn absurd_thread_counts_are_capped() {
     h.insert_batch(&[], &[], 4).unwrap();
     assert!(h.unreachable_ids().is_empty());
 }
+
+/// Found by the `graph_ops` fuzz target: with `ef` at least the node count a search is
+/// exhaustive, yet on a weakly linked graph (M = 2, ef_construction = 1) the layer-0 walk from
+/// where the descent ended could exhaust its region with fewer than `ef` (but at least `k`)
+/// nodes and never look at nodes reachable only from the entry point.
+#[test]
+fn exhaustive_searches_are_exact_on_weakly_linked_graphs() {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 40) as f32 / (1u64 << 24) as f32 * 8.0 - 4.0
+    };
+    for case in 0..400 {
+        let n = 5 + case % 20;
+        let params = HnswParams {
+            m: 2,
+            ef_construction: 1,
+            ef_search: 8,
+            seed: case as u64,
+        };
+        let mut h = Hnsw::new_f32(2, Metric::L2, params).unwrap();
+        let rows: Vec<f32> = (0..2 * n).map(|_| next()).collect();
+        for (i, row) in rows.chunks(2).enumerate() {
+            h.insert(i as u64, row).unwrap();
+        }
+        let q = [next(), next()];
+        let k = 1 + case % 4;
+        let mut exact: Vec<(f32, u64)> = rows
+            .chunks(2)
+            .enumerate()
+            .map(|(i, r)| ((r[0] - q[0]).powi(2) + (r[1] - q[1]).powi(2), i as u64))
+            .collect();
+        exact.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let got = h.search_with(&q, k, n, None).unwrap();
+        let want: Vec<f32> = exact.iter().take(k).map(|e| e.0).collect();
+        let got_d: Vec<f32> = got.iter().map(|g| g.distance).collect();
+        assert_eq!(got_d, want, "case {case}: n {n}, k {k}");
+    }
+}

@@ -129,6 +129,28 @@ impl<E: CodeElem> Codes<E> {
         codes.data = body.iter().map(|b| E::from_byte(*b)).collect();
         Ok(codes)
     }
+
+    /// [`Codes::from_bytes`] taking the section's buffer and keeping it as the code array (the
+    /// header is shifted out and the checksum cut off in place), so a large section is never
+    /// held twice.
+    ///
+    /// # Errors
+    /// As [`Codes::from_bytes`].
+    pub fn from_vec<Q: Quantizer<Elem = E>>(
+        quantizer: &Q,
+        mut bytes: Vec<u8>,
+    ) -> Result<Self, QuantError> {
+        let (count, body) = bytes::open_codes(&bytes, Q::KIND, quantizer.code_len())?;
+        let body_len = body.len();
+        debug_assert_eq!(body_len, count * quantizer.code_len());
+        bytes.truncate(bytes::CODES_HEADER + body_len);
+        bytes.drain(..bytes::CODES_HEADER);
+        let mut codes = Self::new(quantizer);
+        // `u8 -> E` is a one-byte map, which the standard library runs in place (same size
+        // and alignment), reusing the buffer.
+        codes.data = bytes.into_iter().map(E::from_byte).collect();
+        Ok(codes)
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +175,7 @@ mod tests {
         let bytes = codes.to_bytes();
         assert_eq!(bytes.len(), 20 + 6 * 3 + 4);
         assert_eq!(Codes::from_bytes(&q, &bytes).unwrap(), codes);
+        assert_eq!(Codes::from_vec(&q, bytes.clone()).unwrap(), codes);
         let third = codes.get(3).to_vec();
         codes.retain(&[1, 3, 5]);
         assert_eq!(codes.len(), 3);

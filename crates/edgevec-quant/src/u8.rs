@@ -57,6 +57,8 @@ pub struct ScalarU8 {
     step: Vec<f32>,
     /// `step²` (uniform scaling), times ½ under cosine.
     factor: f64,
+    /// Some `255·step` overflows f32 (a range wider than `f32::MAX`): decode in f64.
+    wide: bool,
     kernels: &'static Kernels,
 }
 
@@ -78,14 +80,14 @@ fn unsupported_dot() -> QuantError {
     }
 }
 
-/// The largest f32 step `≤ range / 255` such that `lo + 255·step` is finite.
-fn step_for(lo: f32, range: f64) -> f32 {
+/// The largest f32 step `≤ range / 255` (`range` is the difference of two finite f32, so the
+/// step is finite). Decoding computes `lo + step·code` in f64, where it never exceeds `hi`, so
+/// the step needs no further shrinking, even for a range wider than `f32::MAX` (where
+/// `255·step` alone is not representable in f32).
+fn step_for(range: f64) -> f32 {
     let exact = range / 255.0;
     let mut s = exact as f32;
     if f64::from(s) > exact {
-        s = s.next_down();
-    }
-    while s > 0.0 && !(lo + s * 255.0).is_finite() {
         s = s.next_down();
     }
     s.max(0.0)
@@ -101,6 +103,10 @@ impl ScalarU8 {
     ) -> ScalarU8 {
         let s = f64::from(step[0]);
         let half = if metric == Metric::Cosine { 0.5 } else { 1.0 };
+        let wide = lo
+            .iter()
+            .zip(&step)
+            .any(|(&l, &s)| !(l + s * 255.0).is_finite());
         ScalarU8 {
             metric,
             scaling,
@@ -108,6 +114,7 @@ impl ScalarU8 {
             lo,
             step,
             factor: s * s * half,
+            wide,
             kernels: Kernels::active(),
         }
     }
@@ -133,16 +140,24 @@ impl ScalarU8 {
         &self.step
     }
 
-    /// Decodes `code[range]` in f32 (the form the per-dimension distance path uses).
+    /// Decodes `code[range]` into f32 (the form the per-dimension distance path uses).
+    ///
+    /// `lo + s·c` lies in `[lo, lo + 255·s]`, which training (or the reader) made finite in f32.
+    /// Computed in f32 it stays finite unless `s·c` alone overflows, which happens only for a
+    /// dimension whose range is wider than `f32::MAX`; a codec with such a dimension (`wide`)
+    /// decodes in f64, where the product is exact, at about twice the cost.
     #[inline]
     fn decode_chunk(&self, start: usize, code: &[u8], out: &mut [f32]) {
         let end = start + code.len();
-        for ((o, &c), (&lo, &s)) in out
-            .iter_mut()
-            .zip(code)
-            .zip(self.lo[start..end].iter().zip(&self.step[start..end]))
-        {
-            *o = lo + s * f32::from(c);
+        let pairs = self.lo[start..end].iter().zip(&self.step[start..end]);
+        if self.wide {
+            for ((o, &c), (&lo, &s)) in out.iter_mut().zip(code).zip(pairs) {
+                *o = (f64::from(lo) + f64::from(s) * f64::from(c)) as f32;
+            }
+        } else {
+            for ((o, &c), (&lo, &s)) in out.iter_mut().zip(code).zip(pairs) {
+                *o = lo + s * f32::from(c);
+            }
         }
     }
 
@@ -222,10 +237,10 @@ impl Quantizer for ScalarU8 {
         }
         let range = |j: usize| f64::from(hi[j]) - f64::from(lo[j]);
         let step = match config.scaling {
-            U8Scaling::PerDimension => (0..dim).map(|j| step_for(lo[j], range(j))).collect(),
+            U8Scaling::PerDimension => (0..dim).map(|j| step_for(range(j))).collect(),
             U8Scaling::Uniform => {
                 let widest = (0..dim).map(range).fold(0.0, f64::max);
-                let s = step_for(0.0, widest);
+                let s = step_for(widest);
                 vec![s; dim]
             }
         };
@@ -268,7 +283,7 @@ impl Quantizer for ScalarU8 {
             });
         }
         match self.scaling {
-            // Steps were chosen so that every decoded value is finite in f32.
+            // Steps were chosen (or checked) so that every decoded value is finite in f32.
             U8Scaling::PerDimension => self.decode_chunk(0, code, out),
             U8Scaling::Uniform => {
                 for (o, ((&c, &lo), &s)) in out
@@ -380,7 +395,8 @@ impl Quantizer for ScalarU8 {
                     format!("step {j} is negative ({s})"),
                 ));
             }
-            if scaling == U8Scaling::PerDimension && !(l + s * 255.0).is_finite() {
+            let top = f64::from(l) + 255.0 * f64::from(s);
+            if scaling == U8Scaling::PerDimension && !(top as f32).is_finite() {
                 return Err(bytes::corrupt(
                     PARAMS,
                     format!("dimension {j}: offset {l} + 255 x step {s} overflows f32"),

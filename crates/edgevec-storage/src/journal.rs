@@ -103,7 +103,8 @@ pub fn log_state_bytes(lineage: u64, last_seq: u64) -> [u8; LOG_STATE_LEN] {
 /// `LOG_STATE` section (written before logs existed).
 ///
 /// # Errors
-/// [`StorageError::Corrupted`] when the section has the wrong length.
+/// [`StorageError::Corrupted`] when the section has the wrong length, or a last sequence number
+/// of `u64::MAX` (no record can follow it; only a forged or damaged file says so).
 pub fn log_state(file: &EvecFile) -> Result<(u64, u64)> {
     let Some(index) = file.find(SectionKind::LOG_STATE) else {
         return Ok((0, 0));
@@ -127,7 +128,21 @@ pub fn log_state(file: &EvecFile) -> Result<(u64, u64)> {
     w.copy_from_slice(&p[..8]);
     let lineage = u64::from_le_bytes(w);
     w.copy_from_slice(&p[8..]);
-    Ok((lineage, u64::from_le_bytes(w)))
+    let last_seq = u64::from_le_bytes(w);
+    if last_seq == u64::MAX {
+        return Err(StorageError::Corrupted {
+            section: Region::Section {
+                index: index as u32,
+                kind: SectionKind::LOG_STATE,
+            },
+            offset: info.offset + 8,
+            defect: Defect::InvalidField {
+                field: "LOG_STATE last_seq",
+                value: last_seq,
+            },
+        });
+    }
+    Ok((lineage, last_seq))
 }
 
 /// Writes a new empty log for `lineage` whose first record will be `base_seq`, atomically.
@@ -151,8 +166,9 @@ fn fresh_log(dir: &mut dyn Directory, name: &str, lineage: u64, base_seq: u64) -
 /// replaced). Returns the snapshot's length.
 ///
 /// # Errors
-/// [`StorageError::InvalidSection`] when the caller passes its own `LOG_STATE` section, the
-/// errors of [`write_file`], and I/O errors.
+/// [`StorageError::InvalidSection`] when the caller passes its own `LOG_STATE` section,
+/// [`StorageError::InvalidRecord`] for a `last_seq` of `u64::MAX`, the errors of
+/// [`write_file`], and I/O errors.
 pub fn write_snapshot(
     dir: &mut dyn Directory,
     name: &str,
@@ -160,6 +176,19 @@ pub fn write_snapshot(
     lineage: u64,
     last_seq: u64,
 ) -> Result<u64> {
+    check_snapshot_args(sections, last_seq)?;
+    let len = snapshot_only(dir, name, sections, lineage, last_seq)?;
+    fresh_log(dir, name, lineage, last_seq + 1)?;
+    Ok(len)
+}
+
+/// The argument checks of [`write_snapshot`].
+fn check_snapshot_args(sections: &[Section<'_>], last_seq: u64) -> Result<()> {
+    if last_seq == u64::MAX {
+        return Err(StorageError::InvalidRecord(
+            "the log's sequence numbers are exhausted",
+        ));
+    }
     if let Some(index) = sections
         .iter()
         .position(|s| s.kind == SectionKind::LOG_STATE)
@@ -170,12 +199,22 @@ pub fn write_snapshot(
             reason: "the journal writes LOG_STATE itself",
         });
     }
+    Ok(())
+}
+
+/// Step 1 of [`write_snapshot`]: the snapshot with its `LOG_STATE`, atomically (the caller has
+/// checked the arguments).
+fn snapshot_only(
+    dir: &mut dyn Directory,
+    name: &str,
+    sections: &[Section<'_>],
+    lineage: u64,
+    last_seq: u64,
+) -> Result<u64> {
     let state = log_state_bytes(lineage, last_seq);
     let mut all: Vec<Section<'_>> = sections.to_vec();
     all.push(Section::bytes(SectionKind::LOG_STATE, &state));
-    let len = replace_atomic(dir, name, |f| write_file(f, &all))?;
-    fresh_log(dir, name, lineage, last_seq + 1)?;
-    Ok(len)
+    replace_atomic(dir, name, |f| write_file(f, &all))
 }
 
 /// A snapshot and its log, open for appending. See the [module docs](self).
@@ -477,12 +516,19 @@ impl Journal {
     ///
     /// # Errors
     /// [`StorageError::LogUnusable`] after an earlier failure that could not be undone,
-    /// [`StorageError::InvalidRecord`] for rows that do not match their ids, I/O errors.
+    /// [`StorageError::InvalidRecord`] for rows that do not match their ids (or when the
+    /// sequence reached `u64::MAX`, which only a forged snapshot can cause), I/O errors.
     pub fn append(&mut self, op: &LogOp<'_>) -> Result<u64> {
         if self.broken {
             return Err(StorageError::LogUnusable);
         }
         let seq = self.next_seq;
+        if seq == u64::MAX {
+            // Only a forged snapshot can bring the sequence here; readers refuse this number.
+            return Err(StorageError::InvalidRecord(
+                "the log's sequence numbers are exhausted",
+            ));
+        }
         let start = self.end;
         let written = write_record(&mut *self.log, start, self.lineage, seq, op).and_then(|end| {
             self.unsynced += 1;
@@ -560,14 +606,33 @@ impl Journal {
     ///
     /// # Errors
     /// As [`write_snapshot`]. A checkpoint also recovers a journal whose log became unusable
-    /// after a failed append: the new log starts clean.
+    /// after a failed append: the new log starts clean. A checkpoint that fails after writing
+    /// its snapshot (while replacing the log) makes the log unusable
+    /// ([`StorageError::LogUnusable`]) until a checkpoint succeeds: the log file the journal
+    /// holds may no longer be the one a reader opens.
     pub fn checkpoint(&mut self, sections: &[Section<'_>]) -> Result<u64> {
         let last = self.last_seq();
-        let len = write_snapshot(&mut *self.dir, &self.name, sections, self.lineage, last)?;
-        let log = self
-            .dir
-            .open(&log_name(&self.name))?
-            .ok_or_else(|| StorageError::MissingFile(log_name(&self.name)))?;
+        check_snapshot_args(sections, last)?;
+        // Until the snapshot is replaced, the old log is still the one named NAME.wal and
+        // appends may continue there after a failure.
+        let len = snapshot_only(&mut *self.dir, &self.name, sections, self.lineage, last)?;
+        // From here on, NAME.wal may already name the new log (renamed, perhaps not durably)
+        // while `self.log` is the old file: appending there after a failure would return Ok
+        // for records no reader ever sees. So a failure from here on makes the journal refuse
+        // appends until a checkpoint succeeds.
+        let name = log_name(&self.name);
+        let opened = fresh_log(&mut *self.dir, &self.name, self.lineage, last + 1).and_then(|()| {
+            self.dir
+                .open(&name)?
+                .ok_or_else(|| StorageError::MissingFile(name.clone()))
+        });
+        let log = match opened {
+            Ok(log) => log,
+            Err(e) => {
+                self.broken = true;
+                return Err(e);
+            }
+        };
         self.log = log;
         self.end = LOG_HEADER_LEN as u64;
         self.last_start = None;

@@ -500,9 +500,11 @@ impl EvecFile {
         })
     }
 
-    /// Opens a file leaving its `F32_ROWS` sections in the file: every checksum is verified
-    /// (with positioned reads, in bounded memory), every other section is read into memory,
-    /// and rows are read on demand with [`EvecFile::read_f32s`]. Nothing of the rows stays in
+    /// Opens a file leaving its bulk sections (`F32_ROWS` and `CODES`, one entry per vector) in
+    /// the file: every checksum is verified (with positioned reads, in bounded memory), every
+    /// other section is read into memory, rows are read on demand with
+    /// [`EvecFile::read_f32s`] and a whole bulk section with [`EvecFile::read_section`] (into
+    /// a buffer the caller keeps, so it is never held twice). Nothing of the rows stays in
     /// the process: reads go through the operating system's page cache, which is not part of
     /// the process's resident memory and which the system reclaims as it needs. (A memory map,
     /// [`EvecFile::open_mmap`], keeps every row page it ever touched resident in the process.)
@@ -516,7 +518,7 @@ impl EvecFile {
         let summary = verify(&*backend)?;
         let mut copies = Vec::with_capacity(summary.sections.len());
         for info in &summary.sections {
-            copies.push(if info.kind == SectionKind::F32_ROWS {
+            copies.push(if is_bulk(info.kind) {
                 None
             } else {
                 let mut blocks = alloc_blocks(info.length)?;
@@ -541,6 +543,39 @@ impl EvecFile {
         for copy in self.copies.iter_mut().flatten() {
             *copy = Vec::new();
         }
+    }
+
+    /// The payload of section `index` as an owned buffer: copied from memory, or read from the
+    /// file for a deferred section.
+    ///
+    /// # Errors
+    /// [`StorageError::MissingSection`] for a bad index; I/O errors.
+    pub fn read_section(&self, index: usize) -> Result<Vec<u8>> {
+        let info = self
+            .summary
+            .sections
+            .get(index)
+            .ok_or(StorageError::MissingSection {
+                kind: SectionKind(0),
+            })?;
+        let len = usize::try_from(info.length).map_err(|_| {
+            StorageError::Io(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "section too large for memory",
+            ))
+        })?;
+        let mut out = Vec::new();
+        out.try_reserve_exact(len).map_err(|_| {
+            StorageError::Io(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("cannot allocate {len} bytes for section {index}"),
+            ))
+        })?;
+        self.visit_section(index, &mut |piece| {
+            out.extend_from_slice(piece);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// Whether section `index` is left in the file ([`EvecFile::open_deferred`]) and must be
@@ -718,6 +753,11 @@ impl EvecFile {
         }
         Ok(f32s_from_le_bytes(bytes))
     }
+}
+
+/// The kinds [`EvecFile::open_deferred`] leaves in the file: one entry per vector.
+fn is_bulk(kind: SectionKind) -> bool {
+    kind == SectionKind::F32_ROWS || kind == SectionKind::CODES
 }
 
 /// `bytes` (a multiple of 4 long) as little-endian f32 values: borrowed when the host is

@@ -379,8 +379,8 @@ pub struct LogScan {
 ///
 /// # Errors
 /// I/O errors, errors returned by `f`, and [`StorageError::Corrupted`] in
-/// [`Region::LogRecord`] for a record whose checksum is right but whose sequence number, kind
-/// or payload is invalid.
+/// [`Region::LogRecord`] for a record whose checksum is right but whose sequence number (not the
+/// next one, or `u64::MAX`), kind or payload is invalid.
 pub fn scan<B, E>(
     backend: &B,
     header: &LogHeader,
@@ -446,7 +446,9 @@ where
             offset: at + field_at as u64,
             defect,
         };
-        if seq != next_seq {
+        // `u64::MAX` is never a record's number (no record could follow it): a log that claims
+        // it is forged or damaged, and reading on would overflow the sequence.
+        if seq != next_seq || seq == u64::MAX {
             return Err(corrupted(
                 R_SEQ,
                 Defect::InvalidField {

@@ -11,9 +11,13 @@
 //! ```
 //!
 //! Options: `--metric l2|cosine|dot --schemes none,u8,i8,binary --ef 16,32,64,128,256 --k 10
-//! --m 16 --ef-construction 200 --threads 2 (build) --n-queries 1000 --truth-queries N (exact
-//! truth for the first N queries of synthetic data; default all) --seed 7 --dir DIR (where
-//! index files go; default a temp dir, removed) --json FILE`.
+//! --m 16 --ef-construction 200 --threads 2 (build) --oversample F --n-queries 1000 --truth-queries N (exact
+//! truth for the first N queries of synthetic or --input data; default all) --seed 7 --dir DIR
+//! (where index files go; default a temp dir, removed) --json FILE`. `--input FILE.fvecs` takes
+//! a real file: its last `--n-queries` rows are the queries, the rest the base, and the exact
+//! truth is computed. `--model 10000,100000` also builds and serves each scheme over the first
+//! 10k and 100k vectors and prints the memory per vector by part at each size, with the total
+//! at n predicted from the next smaller size next to the measured one.
 //!
 //! Each index is built in this process (build time, build peak RSS — which includes the input
 //! data), saved, dropped, and then served by a child process (`--serve`) that opens it read-only
@@ -35,6 +39,7 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone)]
 struct Args {
     base: Option<String>,
+    input: Option<String>,
     queries: Option<String>,
     truth: Option<String>,
     synthetic: Option<(usize, usize)>,
@@ -51,11 +56,14 @@ struct Args {
     dir: Option<String>,
     json: Option<String>,
     serve: Option<String>,
+    model: Vec<usize>,
+    oversample: Option<usize>,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
     let mut a = Args {
         base: None,
+        input: None,
         queries: None,
         truth: None,
         synthetic: None,
@@ -77,6 +85,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
         dir: None,
         json: None,
         serve: None,
+        model: Vec::new(),
+        oversample: None,
     };
     let mut it = args.iter().cloned();
     while let Some(flag) = it.next() {
@@ -84,6 +94,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
         let num = |s: &str| s.parse::<usize>().map_err(|e| format!("{s}: {e}"));
         match flag.as_str() {
             "--base" => a.base = Some(val()?),
+            "--input" => a.input = Some(val()?),
+            "--oversample" => a.oversample = Some(num(&val()?)?),
+            "--model" => a.model = val()?.split(',').map(num).collect::<Result<_, _>>()?,
             "--queries" => a.queries = Some(val()?),
             "--truth" => a.truth = Some(val()?),
             "--synthetic" => {
@@ -236,9 +249,28 @@ fn serve(args: &Args, path: &str) -> Result<(), String> {
 fn data(args: &Args, dir: &Path) -> Result<(Vec<f32>, usize, String, PathBuf, PathBuf), String> {
     let qpath = dir.join("queries.fvecs");
     let tpath = dir.join("truth.ivecs");
-    if let Some((n, d)) = args.synthetic {
+    let held_out = if let Some((n, d)) = args.synthetic {
         eprintln!("generating {n} x {d} clustered embeddings...");
-        let mut base = embeddings(args.seed, n + args.n_queries, d);
+        Some((
+            embeddings(args.seed, n + args.n_queries, d),
+            d,
+            format!("synthetic clustered {n}x{d}"),
+        ))
+    } else if let Some(input) = &args.input {
+        // A real file: its last rows are the queries, the rest the base.
+        let (rows, d) = read_fvecs(input).map_err(|e| format!("{input}: {e}"))?;
+        if rows.len() / d.max(1) <= args.n_queries {
+            return Err(format!(
+                "{input} has too few rows for {} queries",
+                args.n_queries
+            ));
+        }
+        Some((rows, d, input.clone()))
+    } else {
+        None
+    };
+    if let Some((mut base, d, name)) = held_out {
+        let n = base.len() / d - args.n_queries;
         let queries = base.split_off(n * d);
         let judged = args
             .truth_queries
@@ -258,13 +290,7 @@ fn data(args: &Args, dir: &Path) -> Result<(Vec<f32>, usize, String, PathBuf, Pa
         write_fvecs(&qpath, &queries, d).map_err(|e| e.to_string())?;
         edgevec_testdata::write_ivecs(&tpath, &truth.concat(), args.k)
             .map_err(|e| e.to_string())?;
-        Ok((
-            base,
-            d,
-            format!("synthetic clustered {n}x{d}"),
-            qpath,
-            tpath,
-        ))
+        Ok((base, d, name, qpath, tpath))
     } else {
         let need =
             |p: &Option<String>, what: &str| p.clone().ok_or(format!("--{what} is required"));
@@ -304,6 +330,168 @@ fn machine() -> Value {
     })
 }
 
+/// Builds, saves and serves one scheme over `base`; `None` when the scheme cannot index the
+/// data (e.g. u8 with the dot metric).
+#[allow(clippy::too_many_arguments)]
+fn run_scheme(
+    args: &Args,
+    scheme: Quantization,
+    base: &[f32],
+    dim: usize,
+    dir: &Path,
+    qpath: &Path,
+    tpath: &Path,
+    efs: &[usize],
+) -> Option<Value> {
+    let n = base.len() / dim;
+    let ids: Vec<u64> = (0..n as u64).collect();
+    eprintln!("building {scheme} over {n} vectors...");
+    reset_peak();
+    let rss0 = rss();
+    let start = Instant::now();
+    let mut builder = Index::builder();
+    if let Some(f) = args.oversample {
+        builder = builder.oversample(f);
+    }
+    let mut index = match builder
+        .dimensions(dim)
+        .metric(args.metric)
+        .quantization(scheme)
+        .m(args.m)
+        .ef_construction(args.ef_construction)
+        .threads(args.threads)
+        .seed(args.seed)
+        .build()
+    {
+        Ok(index) => index,
+        Err(e) => {
+            eprintln!("  {scheme}: {e}; skipped");
+            return None;
+        }
+    };
+    // In pieces, so the bar moves; a quantized index trains its codec on the first piece,
+    // as large as the facade's training sample.
+    let bar = indicatif::ProgressBar::new(n as u64);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "  {bar:40} {pos}/{len} vectors, {elapsed}, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let piece = (n / 50).clamp(4_096, 65_536);
+    let mut at = 0;
+    while at < n {
+        let len = if at == 0 && scheme != Quantization::None {
+            piece.max(65_536)
+        } else {
+            piece
+        }
+        .min(n - at);
+        if let Err(e) = index.insert_batch(&ids[at..at + len], &base[at * dim..(at + len) * dim]) {
+            eprintln!("  {scheme}: {e}; skipped");
+            return None;
+        }
+        at += len;
+        bar.set_position(at as u64);
+    }
+    bar.finish_and_clear();
+    let build_seconds = start.elapsed().as_secs_f64();
+    let build_peak = peak_rss();
+    eprintln!("  built in {build_seconds:.1} s");
+    let path = dir.join(format!("{scheme}-{n}.evec"));
+    let file_bytes = index.save(&path).unwrap_or_else(|e| fail(e));
+    drop(index);
+    eprintln!("serving {scheme} in a fresh process...");
+    let mut child = Command::new(std::env::current_exe().unwrap_or_else(|e| fail(e)));
+    child
+        .arg("--serve")
+        .arg(&path)
+        .arg("--queries")
+        .arg(qpath)
+        .arg("--truth")
+        .arg(tpath);
+    child.arg("--k").arg(args.k.to_string());
+    child.arg("--ef").arg(
+        efs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    let out = child.output().unwrap_or_else(|e| fail(e));
+    if !out.status.success() {
+        fail(format!(
+            "serving {scheme}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let served: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| fail(e));
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(dir.join(format!("{scheme}-{n}.evec.wal")));
+    let _ = std::fs::remove_file(dir.join(format!("{scheme}-{n}.evec.lock")));
+    let mut r = json!({
+        "scheme": scheme.to_string(),
+        "build_seconds": build_seconds,
+        "build_peak_rss": build_peak,
+        "build_rss_before": rss0,
+        "file_bytes": file_bytes,
+    });
+    if let (Value::Object(r), Value::Object(s)) = (&mut r, served) {
+        r.extend(s);
+    }
+    Some(r)
+}
+
+/// Memory per vector by part at each size, and the parts at the largest size predicted from
+/// the next smaller one (per-vector bytes × n) next to what was measured.
+fn print_model(model: &[Value], dim: usize, m: usize) {
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap_or(0.0);
+    println!(
+        "\n| scheme | n | codes B/v | graph B/v | ids B/v | rows in RAM B/v | accounted B/v | RSS B/v | budget d+8M+32 |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in model {
+        let n = f(r, "n").max(1.0);
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            r["scheme"].as_str().unwrap_or("?"),
+            n,
+            f(r, "code_bytes") / n,
+            f(r, "graph_bytes") / n,
+            f(r, "id_bytes") / n,
+            f(r, "vector_bytes") / n,
+            f(r, "accounted_bytes") / n,
+            (f(r, "rss_after_search") - f(r, "rss_before_open")) / n,
+            dim + 8 * m + 32,
+        );
+    }
+    // Predictions: for each scheme, the largest size from the second largest.
+    let mut schemes: Vec<&str> = model.iter().filter_map(|r| r["scheme"].as_str()).collect();
+    schemes.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    println!("\n| scheme | predicted at n from the next smaller run | measured | error |");
+    println!("|---|---:|---:|---:|");
+    for scheme in schemes.into_iter().filter(|s| seen.insert(*s)) {
+        let mut runs: Vec<&Value> = model.iter().filter(|r| r["scheme"] == scheme).collect();
+        runs.sort_by(|a, b| f(a, "n").total_cmp(&f(b, "n")));
+        if let [.., small, big] = runs.as_slice() {
+            let predicted = f(small, "accounted_bytes") / f(small, "n").max(1.0) * f(big, "n");
+            let measured = f(big, "rss_after_search") - f(big, "rss_before_open");
+            println!(
+                "| {scheme} | {:.1} MB at {} | {:.1} MB RSS ({:.1} MB accounted) | {:+.1}% |",
+                predicted / 1e6,
+                f(big, "n"),
+                measured / 1e6,
+                f(big, "accounted_bytes") / 1e6,
+                (measured / predicted.max(1.0) - 1.0) * 100.0
+            );
+        }
+    }
+}
+
 /// QPS at `target` recall, interpolated linearly between the ef points around it.
 fn qps_at(runs: &[Value], target: f64) -> Option<f64> {
     let pts: Vec<(f64, f64)> = runs
@@ -339,7 +527,6 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(e));
     let (base, dim, name, qpath, tpath) = data(&args, &dir).unwrap_or_else(|e| fail(e));
     let n = base.len() / dim;
-    let ids: Vec<u64> = (0..n as u64).collect();
     println!(
         "# {name}, {} metric, k={}, M={}, ef_construction={}, {} build threads, 1 search thread, SIMD {}",
         args.metric,
@@ -351,68 +538,39 @@ fn main() {
     );
     let mut results = Vec::new();
     for &scheme in &args.schemes {
-        eprintln!("building {scheme}...");
-        reset_peak();
-        let rss0 = rss();
-        let start = Instant::now();
-        let built = Index::builder()
-            .dimensions(dim)
-            .metric(args.metric)
-            .quantization(scheme)
-            .m(args.m)
-            .ef_construction(args.ef_construction)
-            .threads(args.threads)
-            .seed(args.seed)
-            .build()
-            .and_then(|mut index| index.insert_batch(&ids, &base).map(|()| index));
-        let mut index = match built {
-            Ok(index) => index,
-            Err(e) => {
-                eprintln!("  {scheme}: {e}; skipped");
-                continue;
+        if let Some(r) = run_scheme(&args, scheme, &base, dim, &dir, &qpath, &tpath, &args.efs) {
+            results.push(r);
+        }
+    }
+    // The memory model: the same build at smaller sizes, each part per vector, so the figures
+    // at n can be checked against (and other sizes predicted from) the smaller runs.
+    let mut model = Vec::new();
+    for &size in args.model.iter().filter(|&&m| m > 0 && m < n) {
+        for &scheme in &args.schemes {
+            eprintln!("model run: {scheme} at {size} vectors");
+            let first = &args.efs[..1.min(args.efs.len())];
+            if let Some(mut r) = run_scheme(
+                &args,
+                scheme,
+                &base[..size * dim],
+                dim,
+                &dir,
+                &qpath,
+                &tpath,
+                first,
+            ) {
+                r["n"] = json!(size);
+                model.push(r);
             }
-        };
-        let build_seconds = start.elapsed().as_secs_f64();
-        let build_peak = peak_rss();
-        let path = dir.join(format!("{scheme}.evec"));
-        let file_bytes = index.save(&path).unwrap_or_else(|e| fail(e));
-        drop(index);
-        eprintln!("serving {scheme} in a fresh process...");
-        let mut child = Command::new(std::env::current_exe().unwrap_or_else(|e| fail(e)));
-        child
-            .arg("--serve")
-            .arg(&path)
-            .arg("--queries")
-            .arg(&qpath)
-            .arg("--truth")
-            .arg(&tpath);
-        child.arg("--k").arg(args.k.to_string());
-        child.arg("--ef").arg(
-            args.efs
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        let out = child.output().unwrap_or_else(|e| fail(e));
-        if !out.status.success() {
-            fail(format!(
-                "serving {scheme}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
         }
-        let served: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| fail(e));
-        let mut r = json!({
-            "scheme": scheme.to_string(),
-            "build_seconds": build_seconds,
-            "build_peak_rss": build_peak,
-            "build_rss_before": rss0,
-            "file_bytes": file_bytes,
-        });
-        if let (Value::Object(r), Value::Object(s)) = (&mut r, served) {
-            r.extend(s);
-        }
-        results.push(r);
+    }
+    for r in &results {
+        let mut r = r.clone();
+        r["n"] = json!(n);
+        model.push(r);
+    }
+    if !args.model.is_empty() {
+        print_model(&model, dim, args.m);
     }
 
     // Tables.

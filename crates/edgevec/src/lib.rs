@@ -128,11 +128,14 @@ impl Quantization {
     }
 
     /// The oversampling factor used unless the builder sets one.
-    const fn default_oversample(self) -> usize {
-        match self {
-            Quantization::None => 1,
-            Quantization::U8 | Quantization::I8 => 4,
-            Quantization::Binary => 20,
+    /// (docs/QUANTIZATION.md, "Rescoring": i8 codes order inner products much more loosely
+    /// than distances, so dot needs a wider net.)
+    const fn default_oversample(self, metric: Metric) -> usize {
+        match (self, metric) {
+            (Quantization::None, _) => 1,
+            (Quantization::I8, Metric::Dot) => 10,
+            (Quantization::U8 | Quantization::I8, _) => 4,
+            (Quantization::Binary, _) => 20,
         }
     }
 }
@@ -241,7 +244,8 @@ impl IndexBuilder {
         self.params.seed = seed;
         self
     }
-    /// Candidates rescored per result under quantization (default 4 for u8/i8, 20 for binary).
+    /// Candidates rescored per result under quantization (default 4 for u8 and i8, 10 for i8
+    /// under the dot metric, 20 for binary).
     pub fn oversample(mut self, factor: usize) -> Self {
         self.oversample = Some(factor);
         self
@@ -292,7 +296,7 @@ impl IndexBuilder {
             params: self.params,
             oversample: self
                 .oversample
-                .unwrap_or(self.quantization.default_oversample())
+                .unwrap_or(self.quantization.default_oversample(self.metric))
                 .max(1),
             train_size: self.train_size,
             threads: self.threads,

@@ -414,7 +414,9 @@ impl Index {
     /// leaves an index that opens to the same state.
     ///
     /// # Errors
-    /// [`Error::NotAttached`] on an index that is not attached to a file; storage errors.
+    /// [`Error::NotAttached`] on an index that is not attached to a file; storage errors. A
+    /// checkpoint that fails after writing its snapshot leaves the index refusing changes
+    /// (`StorageError::LogUnusable`) until a checkpoint succeeds: nothing acknowledged is lost.
     pub fn checkpoint(&mut self) -> Result<u64, Error> {
         let Some(mut journal) = self.journal.take() else {
             return Err(Error::NotAttached);
@@ -608,15 +610,17 @@ fn coded<Q: Quantizer>(
             "dimensions or metric differ from the index parameters",
         ));
     }
-    let codes_raw = file
-        .payload(SectionKind::CODES)
+    let codes_at = file
+        .find(SectionKind::CODES)
         .ok_or_else(|| format_error("codes", "the section is missing"))?;
-    let codes = Codes::from_bytes(&q, codes_raw)?;
     let deferred = file
         .find(SectionKind::F32_ROWS)
         .is_some_and(|i| file.is_deferred(i));
+    // Everything else is parsed by now: free the file's copies before the largest allocation,
+    // and read the codes into the buffer they will live in (opening holds them once).
+    file.release_copies();
+    let codes = Codes::from_vec(&q, file.read_section(codes_at)?)?;
     let rows = if deferred {
-        file.release_copies();
         Rows::deferred(config.dim, Arc::new(file))
             .ok_or_else(|| format_error("rows", "the section is missing"))?
     } else {

@@ -5,6 +5,7 @@ mod backends;
 mod corruption;
 mod crash;
 mod fixtures;
+mod fuzz_regressions;
 mod journal;
 
 use edgevec_storage::{Payload, Section, SectionKind};
