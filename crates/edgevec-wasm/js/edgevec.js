@@ -5,7 +5,7 @@
 // calls the wasm-bindgen layer (./edgevec_wasm.js, built from crates/edgevec-wasm/src/lib.rs),
 // which owns one Rust `edgevec::Index` per EdgeVec.
 
-import wasmInit, { RawIndex, simdBackend as rawSimdBackend, lastPanic } from './edgevec_wasm.js';
+import wasmInit, { RawIndex, simdBackend as rawSimdBackend } from './edgevec_wasm.js';
 
 export {
   saveToIndexedDB,
@@ -107,16 +107,11 @@ function translate(e) {
   if (e instanceof EdgeVecError) return e;
   if (e instanceof Error && e.name === 'EdgeVecError') return new EdgeVecError(e.message, e.code);
   if (e instanceof WebAssembly.RuntimeError) {
-    // A trap: a Rust panic (a bug: no input should cause one) or memory exhaustion. The
-    // module's state can no longer be trusted, so every later call fails too.
-    let detail = '';
-    try {
-      detail = lastPanic();
-    } catch {
-      // the module cannot even report it
-    }
+    // A trap: memory exhaustion, or a Rust panic (a bug: no input should cause one; the .wasm
+    // aborts at once, without a message). The module's state can no longer be trusted, so
+    // every later call fails too.
     broken = new EdgeVecError(
-      `EdgeVec stopped: ${detail || `${e.message} (out of memory, or a bug in EdgeVec)`}; reload the page or process`,
+      `EdgeVec stopped: ${e.message} (out of memory, or a bug in EdgeVec); reload the page or process`,
       'INTERNAL',
       { cause: e },
     );

@@ -8,8 +8,10 @@
 //!
 //! Every exported function returns `Result<_, JsValue>` whose error is a JavaScript `Error`
 //! with `name = "EdgeVecError"` and a `code` (see [`error_code`]); no input reaches a Rust
-//! panic, which in wasm32 would surface as an `unreachable` trap. A panic hook only records the
-//! message of a panic that should not exist, so `edgevec.js` can report it (`lastPanic`).
+//! panic, which in wasm32 would surface as an `unreachable` trap. The package's .wasm is built
+//! with `-C panic=immediate-abort` (`cargo xtask wasm`): a panic that should not exist traps at
+//! once, with none of std's panic formatting in the file, and `edgevec.js` reports the trap as an
+//! `INTERNAL` error. No panic hook is set: it could not run.
 //!
 //! The index is built with one thread: wasm32 has no threads here, and a one-thread build is
 //! deterministic (same seed, same insertion order, same index).
@@ -125,8 +127,6 @@ fn whole_usize(name: &str, value: f64) -> Result<usize, JsValue> {
 thread_local! {
     /// Filters of the searches in progress, innermost last (a filter may itself search).
     static FILTERS: RefCell<Vec<Rc<FilterFrame>>> = const { RefCell::new(Vec::new()) };
-    /// The message of the last Rust panic (there should be none; see the crate docs).
-    static LAST_PANIC: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 struct FilterFrame {
@@ -151,25 +151,6 @@ fn call_filter(id: u64) -> bool {
             false
         }
     }
-}
-
-/// Records panic messages for `lastPanic` (a diagnostic: a panic aborts the call as a trap).
-#[wasm_bindgen(start)]
-pub fn start() {
-    std::panic::set_hook(Box::new(|info| {
-        let message = info.to_string();
-        LAST_PANIC.with(|p| {
-            if let Ok(mut p) = p.try_borrow_mut() {
-                *p = message;
-            }
-        });
-    }));
-}
-
-/// The message of the last Rust panic, empty if there was none.
-#[wasm_bindgen(js_name = lastPanic)]
-pub fn last_panic() -> String {
-    LAST_PANIC.with(|p| p.try_borrow().map(|p| p.clone()).unwrap_or_default())
 }
 
 /// The SIMD backend the distance kernels use (`simd128` in the shipped package).
