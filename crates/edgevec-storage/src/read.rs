@@ -473,18 +473,7 @@ impl EvecFile {
             return Self::from_bytes(&[]);
         }
         let summary = verify(&backend)?;
-        let mut copies = Vec::with_capacity(summary.sections.len());
-        for info in &summary.sections {
-            copies.push(if info.kind == SectionKind::F32_ROWS {
-                None
-            } else {
-                let mut blocks = alloc_blocks(info.length)?;
-                let buf =
-                    &mut bytemuck::cast_slice_mut::<Block, u8>(&mut blocks)[..info.length as usize];
-                backend.read_at(info.offset, buf)?;
-                Some(blocks)
-            });
-        }
+        let copies = copy_sections(&backend, &summary, |kind| kind == SectionKind::F32_ROWS)?;
         let file = backend.into_file();
         let map = Map::new(&file)?;
         if (map.as_slice().len() as u64) < len {
@@ -516,18 +505,7 @@ impl EvecFile {
     /// As [`verify`].
     pub fn open_deferred(backend: crate::DirFile) -> Result<Self> {
         let summary = verify(&*backend)?;
-        let mut copies = Vec::with_capacity(summary.sections.len());
-        for info in &summary.sections {
-            copies.push(if is_bulk(info.kind) {
-                None
-            } else {
-                let mut blocks = alloc_blocks(info.length)?;
-                let buf =
-                    &mut bytemuck::cast_slice_mut::<Block, u8>(&mut blocks)[..info.length as usize];
-                backend.read_at(info.offset, buf)?;
-                Some(blocks)
-            });
-        }
+        let copies = copy_sections(&*backend, &summary, is_bulk)?;
         Ok(Self {
             bytes: Bytes::Deferred(backend),
             summary,
@@ -753,6 +731,29 @@ impl EvecFile {
         }
         Ok(f32s_from_le_bytes(bytes))
     }
+}
+
+/// Reads every section of a verified file into memory except those `left(kind)` says stay
+/// in the file (`None` in their place).
+fn copy_sections<B: Backend + ?Sized>(
+    backend: &B,
+    summary: &FileSummary,
+    left: impl Fn(SectionKind) -> bool,
+) -> Result<Vec<Option<Vec<Block>>>> {
+    summary
+        .sections
+        .iter()
+        .map(|info| {
+            if left(info.kind) {
+                return Ok(None);
+            }
+            let mut blocks = alloc_blocks(info.length)?;
+            let buf =
+                &mut bytemuck::cast_slice_mut::<Block, u8>(&mut blocks)[..info.length as usize];
+            backend.read_at(info.offset, buf)?;
+            Ok(Some(blocks))
+        })
+        .collect()
 }
 
 /// The kinds [`EvecFile::open_deferred`] leaves in the file: one entry per vector.
