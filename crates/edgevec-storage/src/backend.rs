@@ -59,7 +59,7 @@ pub(crate) fn eof(offset: u64, want: usize, len: u64) -> io::Error {
     )
 }
 
-fn too_large(what: u64) -> io::Error {
+pub(crate) fn too_large(what: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::OutOfMemory,
         format!("{what} bytes do not fit in memory on this platform"),

@@ -182,12 +182,15 @@ pub fn write_snapshot(
     Ok(len)
 }
 
+/// No record can follow sequence number `u64::MAX` (only a forged snapshot gets there).
+fn exhausted() -> StorageError {
+    StorageError::InvalidRecord("the log's sequence numbers are exhausted")
+}
+
 /// The argument checks of [`write_snapshot`].
 fn check_snapshot_args(sections: &[Section<'_>], last_seq: u64) -> Result<()> {
     if last_seq == u64::MAX {
-        return Err(StorageError::InvalidRecord(
-            "the log's sequence numbers are exhausted",
-        ));
+        return Err(exhausted());
     }
     if let Some(index) = sections
         .iter()
@@ -525,9 +528,7 @@ impl Journal {
         let seq = self.next_seq;
         if seq == u64::MAX {
             // Only a forged snapshot can bring the sequence here; readers refuse this number.
-            return Err(StorageError::InvalidRecord(
-                "the log's sequence numbers are exhausted",
-            ));
+            return Err(exhausted());
         }
         let start = self.end;
         let written = write_record(&mut *self.log, start, self.lineage, seq, op).and_then(|end| {

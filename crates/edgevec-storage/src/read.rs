@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::io;
 
-use crate::backend::{Backend, read_slice_at};
+use crate::backend::{Backend, read_slice_at, too_large};
 use crate::error::{Defect, Region, Result, StorageError};
 use crate::format::*;
 use crate::mmap::Map;
@@ -523,32 +523,27 @@ impl EvecFile {
         }
     }
 
+    /// The table entry of section `index`, or [`StorageError::MissingSection`].
+    fn section_info(&self, index: usize) -> Result<&SectionInfo> {
+        self.summary
+            .sections
+            .get(index)
+            .ok_or(StorageError::MissingSection {
+                kind: SectionKind(0),
+            })
+    }
+
     /// The payload of section `index` as an owned buffer: copied from memory, or read from the
     /// file for a deferred section.
     ///
     /// # Errors
     /// [`StorageError::MissingSection`] for a bad index; I/O errors.
     pub fn read_section(&self, index: usize) -> Result<Vec<u8>> {
-        let info = self
-            .summary
-            .sections
-            .get(index)
-            .ok_or(StorageError::MissingSection {
-                kind: SectionKind(0),
-            })?;
-        let len = usize::try_from(info.length).map_err(|_| {
-            StorageError::Io(io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                "section too large for memory",
-            ))
-        })?;
+        let info = self.section_info(index)?;
+        let too_large = || StorageError::Io(too_large(info.length));
+        let len = usize::try_from(info.length).map_err(|_| too_large())?;
         let mut out = Vec::new();
-        out.try_reserve_exact(len).map_err(|_| {
-            StorageError::Io(io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                format!("cannot allocate {len} bytes for section {index}"),
-            ))
-        })?;
+        out.try_reserve_exact(len).map_err(|_| too_large())?;
         self.visit_section(index, &mut |piece| {
             out.extend_from_slice(piece);
             Ok(())
@@ -569,13 +564,7 @@ impl EvecFile {
     /// [`StorageError::MissingSection`] for a bad index or a range past the section's end;
     /// I/O errors of a deferred read.
     pub fn read_f32s(&self, index: usize, first: u64, out: &mut [f32]) -> Result<()> {
-        let info = self
-            .summary
-            .sections
-            .get(index)
-            .ok_or(StorageError::MissingSection {
-                kind: SectionKind(0),
-            })?;
+        let info = self.section_info(index)?;
         let missing = || StorageError::MissingSection { kind: info.kind };
         let start = first.checked_mul(4).ok_or_else(missing)?;
         let end = start
@@ -611,13 +600,7 @@ impl EvecFile {
         index: usize,
         f: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        let info = self
-            .summary
-            .sections
-            .get(index)
-            .ok_or(StorageError::MissingSection {
-                kind: SectionKind(0),
-            })?;
+        let info = self.section_info(index)?;
         match (&self.bytes, self.is_deferred(index)) {
             (Bytes::Deferred(backend), true) => {
                 let mut buf = vec![0u8; info.length.min(READ_CHUNK) as usize];
@@ -709,12 +692,8 @@ impl EvecFile {
             });
         }
         if self.is_deferred(index) {
-            let n = usize::try_from(info.length / 4).map_err(|_| {
-                StorageError::Io(io::Error::new(
-                    io::ErrorKind::OutOfMemory,
-                    "section too large for memory",
-                ))
-            })?;
+            let n = usize::try_from(info.length / 4)
+                .map_err(|_| StorageError::Io(too_large(info.length)))?;
             let mut values = vec![0f32; n];
             self.read_f32s(index, 0, &mut values)?;
             return Ok(Cow::Owned(values));
