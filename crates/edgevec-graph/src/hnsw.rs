@@ -95,6 +95,164 @@ pub struct Hnsw<S: VectorStore = F32Store> {
     pool: ScratchPool,
 }
 
+/// A graph's structure without its vectors: neighbour lists, ids, tombstones and entry point,
+/// checked (from [`Topology::from_parts`]) and ready for [`Hnsw::from_topology`].
+#[derive(Debug)]
+pub struct Topology {
+    params: HnswParams,
+    links: Links,
+    ids: Ids,
+    entry: u64,
+    rng_state: u64,
+}
+
+impl Topology {
+    /// The structure of [`Hnsw::to_parts`] output, checked and rebuilt into the graph's
+    /// in-memory form (the expensive half of [`Hnsw::from_parts`], which needs no vectors: a
+    /// caller short of memory can build it, drop the parts, and only then load the vectors).
+    /// Everything is checked: lengths, slot ranges, list sizes and layers, the entry
+    /// point, anchors (each must be an edge its parent keeps; a parent's children are moved to
+    /// the front of its layer-0 list, where this version keeps them), chain edges (only on nodes
+    /// with upper layers, at most one per layer), and that no id is live twice; any
+    /// inconsistency is [`GraphError::InvalidParts`], never a panic or a graph that could
+    /// misbehave later.
+    pub fn from_parts(params: HnswParams, parts: GraphParts) -> Result<Self, GraphError> {
+        let bad = |what: String| Err(GraphError::InvalidParts(what));
+        params.validate()?;
+        if parts.m as usize != params.m {
+            return bad(format!(
+                "lists were built with M = {}, parameters say {}",
+                parts.m, params.m
+            ));
+        }
+        let n = parts.levels.len();
+        for (name, len) in [
+            ("anchors", parts.anchors.len()),
+            ("chains", parts.chains.len()),
+            ("ids", parts.ids.len()),
+            ("tombstones", parts.deleted.len()),
+        ] {
+            if len != n {
+                return bad(format!("{name} has {len} entries for {n} slots"));
+            }
+        }
+        if u32::try_from(n).map_or(true, |n| n == u32::MAX) {
+            return Err(GraphError::CapacityExceeded);
+        }
+        if let Some((slot, level)) =
+            (parts.levels.iter().enumerate()).find(|(_, l)| usize::from(**l) > MAX_LEVEL)
+        {
+            return bad(format!(
+                "slot {slot} is on layer {level}, above {MAX_LEVEL}"
+            ));
+        }
+        let mut links = Links::new(params.m);
+        let tall = parts.levels.iter().filter(|&&l| l > 0).count();
+        let lists: usize = parts.levels.iter().map(|&l| usize::from(l)).sum();
+        if parts.lists.len() < n + lists {
+            // Every list has at least its count word: refuse before reserving room for them.
+            return bad(format!(
+                "neighbour lists hold {} words, fewer than the {} lists the layers need",
+                parts.lists.len(),
+                n + lists
+            ));
+        }
+        links.reserve(n, tall, lists);
+        for &level in &parts.levels {
+            if links.push(usize::from(level)).is_err() {
+                return Err(GraphError::CapacityExceeded);
+            }
+        }
+        let GraphParts {
+            levels,
+            lists: words,
+            anchors,
+            chains,
+            entry,
+            ids,
+            deleted,
+            rng_state,
+            ..
+        } = parts;
+        let top = levels.iter().copied().max().map(usize::from);
+        drop(levels);
+        let mut words = words.into_iter();
+        let mut list = Vec::new();
+        for slot in 0..n as u32 {
+            for level in 0..=links.level(slot) {
+                let Some(count) = words.next() else {
+                    return bad(format!("neighbour lists end early, at slot {slot}"));
+                };
+                if count as usize > links.cap(level) {
+                    return bad(format!(
+                        "slot {slot} has {count} neighbours on layer {level}"
+                    ));
+                }
+                list.clear();
+                for _ in 0..count {
+                    let Some(v) = words.next() else {
+                        return bad(format!("neighbour lists end early, at slot {slot}"));
+                    };
+                    if v as usize >= n || links.level(v) < level {
+                        return bad(format!("slot {slot} links to {v} on layer {level}"));
+                    }
+                    list.push(v);
+                }
+                links.write(slot, level, &list);
+            }
+        }
+        if words.next().is_some() {
+            return bad("neighbour lists hold more words than the layers need".into());
+        }
+        // The lists are in `links` now: free their words before the next allocations.
+        drop(words);
+        for (slot, &v) in chains.iter().enumerate() {
+            // Only entry points have chain edges, and an entry point has upper layers.
+            if v != NONE && (v as usize >= n || !links.set_chain(slot as u32, v)) {
+                return bad(format!("slot {slot} has chain {v}"));
+            }
+        }
+        if let Some((slot, v)) =
+            (anchors.iter().enumerate()).find(|(_, v)| **v != NONE && **v as usize >= n)
+        {
+            return bad(format!("slot {slot} has anchor {v}"));
+        }
+        // An anchor is an edge its parent keeps in its layer-0 list.
+        if let Err(slot) = links.set_anchors(&anchors) {
+            let anchor = anchors[slot as usize];
+            return bad(format!(
+                "slot {slot} has anchor {anchor}, which has no edge to it (or anchors over 255 nodes)"
+            ));
+        }
+        let entry = match (entry, top) {
+            (None, None) => EMPTY,
+            (Some(e), Some(top)) if (e as usize) < n && links.level(e) == top => pack(e, top),
+            (e, _) => return bad(format!("entry point {e:?} is not a slot on the top layer")),
+        };
+        let ids = match Ids::from_parts(ids, &deleted) {
+            Ok(ids) => ids,
+            Err(id) => return bad(format!("id {id} is live in two slots")),
+        };
+        Ok(Topology {
+            params,
+            links,
+            ids,
+            entry,
+            rng_state,
+        })
+    }
+
+    /// Slots in the graph.
+    pub fn len(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Whether the graph has no slot.
+    pub fn is_empty(&self) -> bool {
+        self.links.len() == 0
+    }
+}
+
 impl Hnsw<F32Store> {
     /// An empty index of `dim`-dimensional f32 vectors kept in RAM.
     pub fn new_f32(dim: usize, metric: Metric, params: HnswParams) -> Result<Self, GraphError> {
@@ -525,120 +683,34 @@ impl<S: VectorStore> Hnsw<S> {
         }
     }
 
-    /// Rebuilds a graph from [`Hnsw::to_parts`] output over a store holding the same slots.
-    /// Everything is checked first: lengths, slot ranges, list sizes and layers, the entry
-    /// point, anchors (each must be an edge its parent keeps; a parent's children are moved to
-    /// the front of its layer-0 list, where this version keeps them), chain edges (only on nodes
-    /// with upper layers, at most one per layer), and that no id is live twice; any
-    /// inconsistency is [`GraphError::InvalidParts`], never a panic or a graph that could
-    /// misbehave later.
+    /// Rebuilds a graph from [`Hnsw::to_parts`] output over a store holding the same slots:
+    /// [`Topology::from_parts`] then [`Hnsw::from_topology`] (see them for what is checked).
     pub fn from_parts(store: S, params: HnswParams, parts: GraphParts) -> Result<Self, GraphError> {
-        let bad = |what: String| Err(GraphError::InvalidParts(what));
-        params.validate()?;
+        Self::from_topology(store, Topology::from_parts(params, parts)?)
+    }
+
+    /// A graph from a checked [`Topology`] and the store that holds its slots' vectors (same
+    /// number of slots, at least one dimension).
+    pub fn from_topology(store: S, topology: Topology) -> Result<Self, GraphError> {
         if store.dim() == 0 {
-            return bad("the store has 0 dimensions".into());
-        }
-        if parts.m as usize != params.m {
-            return bad(format!(
-                "lists were built with M = {}, parameters say {}",
-                parts.m, params.m
+            return Err(GraphError::InvalidParts(
+                "the store has 0 dimensions".into(),
             ));
         }
-        let n = store.len();
-        for (name, len) in [
-            ("levels", parts.levels.len()),
-            ("anchors", parts.anchors.len()),
-            ("chains", parts.chains.len()),
-            ("ids", parts.ids.len()),
-            ("tombstones", parts.deleted.len()),
-        ] {
-            if len != n {
-                return bad(format!("{name} has {len} entries for {n} stored vectors"));
-            }
+        let n = topology.links.len();
+        if store.len() != n {
+            return Err(GraphError::InvalidParts(format!(
+                "the graph has {n} slots, the store {} vectors",
+                store.len()
+            )));
         }
-        if u32::try_from(n).map_or(true, |n| n == u32::MAX) {
-            return Err(GraphError::CapacityExceeded);
-        }
-        if let Some((slot, level)) =
-            (parts.levels.iter().enumerate()).find(|(_, l)| usize::from(**l) > MAX_LEVEL)
-        {
-            return bad(format!(
-                "slot {slot} is on layer {level}, above {MAX_LEVEL}"
-            ));
-        }
-        let mut links = Links::new(params.m);
-        let tall = parts.levels.iter().filter(|&&l| l > 0).count();
-        let lists: usize = parts.levels.iter().map(|&l| usize::from(l)).sum();
-        if parts.lists.len() < n + lists {
-            // Every list has at least its count word: refuse before reserving room for them.
-            return bad(format!(
-                "neighbour lists hold {} words, fewer than the {} lists the layers need",
-                parts.lists.len(),
-                n + lists
-            ));
-        }
-        links.reserve(n, tall, lists);
-        for &level in &parts.levels {
-            if links.push(usize::from(level)).is_err() {
-                return Err(GraphError::CapacityExceeded);
-            }
-        }
-        let mut words = parts.lists.iter().copied();
-        let mut list = Vec::new();
-        for slot in 0..n as u32 {
-            for level in 0..=links.level(slot) {
-                let Some(count) = words.next() else {
-                    return bad(format!("neighbour lists end early, at slot {slot}"));
-                };
-                if count as usize > links.cap(level) {
-                    return bad(format!(
-                        "slot {slot} has {count} neighbours on layer {level}"
-                    ));
-                }
-                list.clear();
-                for _ in 0..count {
-                    let Some(v) = words.next() else {
-                        return bad(format!("neighbour lists end early, at slot {slot}"));
-                    };
-                    if v as usize >= n || links.level(v) < level {
-                        return bad(format!("slot {slot} links to {v} on layer {level}"));
-                    }
-                    list.push(v);
-                }
-                links.write(slot, level, &list);
-            }
-        }
-        if words.next().is_some() {
-            return bad("neighbour lists hold more words than the layers need".into());
-        }
-        for (slot, &v) in parts.chains.iter().enumerate() {
-            // Only entry points have chain edges, and an entry point has upper layers.
-            if v != NONE && (v as usize >= n || !links.set_chain(slot as u32, v)) {
-                return bad(format!("slot {slot} has chain {v}"));
-            }
-        }
-        if let Some((slot, v)) =
-            (parts.anchors.iter().enumerate()).find(|(_, v)| **v != NONE && **v as usize >= n)
-        {
-            return bad(format!("slot {slot} has anchor {v}"));
-        }
-        // An anchor is an edge its parent keeps in its layer-0 list.
-        if let Err(slot) = links.set_anchors(&parts.anchors) {
-            let anchor = parts.anchors[slot as usize];
-            return bad(format!(
-                "slot {slot} has anchor {anchor}, which has no edge to it (or anchors over 255 nodes)"
-            ));
-        }
-        let top = parts.levels.iter().copied().max().map(usize::from);
-        let entry = match (parts.entry, top) {
-            (None, None) => EMPTY,
-            (Some(e), Some(top)) if (e as usize) < n && links.level(e) == top => pack(e, top),
-            (e, _) => return bad(format!("entry point {e:?} is not a slot on the top layer")),
-        };
-        let ids = match Ids::from_parts(parts.ids, &parts.deleted) {
-            Ok(ids) => ids,
-            Err(id) => return bad(format!("id {id} is live in two slots")),
-        };
+        let Topology {
+            params,
+            links,
+            ids,
+            entry,
+            rng_state,
+        } = topology;
         Ok(Self {
             ml: 1.0 / (params.m as f64).ln(),
             links,
@@ -646,7 +718,7 @@ impl<S: VectorStore> Hnsw<S> {
             ids,
             entry: AtomicU64::new(entry),
             entry_lock: Mutex::new(()),
-            rng: SplitMix64(parts.rng_state),
+            rng: SplitMix64(rng_state),
             pool: ScratchPool::default(),
             params,
         })

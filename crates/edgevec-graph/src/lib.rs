@@ -92,7 +92,7 @@ mod parts;
 mod scratch;
 mod store;
 
-pub use hnsw::{GraphStats, Hnsw};
+pub use hnsw::{GraphStats, Hnsw, Topology};
 pub use parts::GraphParts;
 pub use store::{F32Store, VectorStore};
 
