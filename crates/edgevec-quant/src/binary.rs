@@ -3,7 +3,13 @@
 use edgevec_simd::Kernels;
 
 use crate::bytes::{self, PARAMS, Writer};
+use crate::rotation::{ROUNDS, Rotation};
 use crate::{CodecKind, Metric, QuantError, Quantizer};
+
+/// Parameter flag: thresholds are the sample means.
+const FLAG_CENTER: u8 = 1;
+/// Parameter flag: a rotation precedes the sign bits (its parts follow the magnitudes).
+const FLAG_ROTATE: u8 = 2;
 
 /// Training options of [`Binary`].
 #[derive(Debug, Clone, PartialEq)]
@@ -11,26 +17,37 @@ pub struct BinaryConfig {
     /// Threshold each dimension at its sample mean (the default) instead of 0: keeps every bit
     /// informative when the data is not centred on the origin.
     pub center: bool,
+    /// Apply a fixed random orthogonal transform before taking signs (the default): spreads
+    /// the variance of data whose spread sits in a few axes over every bit, so that Hamming
+    /// distances rank neighbours far better (docs/QUANTIZATION.md measures it). Distances and
+    /// dot products are unchanged by the transform; encoding costs `O(dim · log dim)` more.
+    pub rotate: bool,
 }
 
 impl Default for BinaryConfig {
     fn default() -> Self {
-        Self { center: true }
+        Self {
+            center: true,
+            rotate: true,
+        }
     }
 }
 
-/// Sign-bit codes: bit `j` is `x_j > t_j`, packed least significant bit first into
-/// `⌈dim / 8⌉` bytes (padding bits are 0).
+/// Sign-bit codes: bit `j` is `y_j > t_j`, packed least significant bit first into
+/// `⌈dim / 8⌉` bytes (padding bits are 0), where `y = R·x` for a fixed random orthogonal `R`
+/// ([`BinaryConfig::rotate`], the default) or `y = x`.
 ///
 /// The distance is the Hamming distance (`edgevec_simd::hamming`) as an f32 count, for every
 /// metric: for centred, normalized data its expectation is `dim · θ / π` (θ the angle), so it
 /// orders candidates; it is not an estimate of the metric's value. **Always rescore** (see
 /// [`rescore`](crate::rescore)). Decoding gives `t_j ± m_j`, `m_j` the mean absolute deviation
-/// of dimension `j` in the sample: a crude reconstruction that keeps every sign.
+/// of dimension `j` in the sample, then `Rᵀ` back: a crude reconstruction that keeps every sign
+/// (up to rounding when rotated).
 #[derive(Debug, Clone)]
 pub struct Binary {
     metric: Metric,
     center: bool,
+    rotation: Option<Rotation>,
     threshold: Vec<f32>,
     magnitude: Vec<f32>,
     kernels: &'static Kernels,
@@ -41,10 +58,17 @@ pub struct Binary {
 pub struct BinaryQuery(Vec<u8>);
 
 impl Binary {
-    fn build(metric: Metric, center: bool, threshold: Vec<f32>, magnitude: Vec<f32>) -> Binary {
+    fn build(
+        metric: Metric,
+        center: bool,
+        rotation: Option<Rotation>,
+        threshold: Vec<f32>,
+        magnitude: Vec<f32>,
+    ) -> Binary {
         Binary {
             metric,
             center,
+            rotation,
             threshold,
             magnitude,
             kernels: Kernels::active(),
@@ -56,12 +80,18 @@ impl Binary {
         self.center
     }
 
-    /// Per-dimension thresholds.
+    /// Whether a rotation precedes the sign bits.
+    pub fn rotated(&self) -> bool {
+        self.rotation.is_some()
+    }
+
+    /// Per-component thresholds (of the rotated vector when [`rotated`](Self::rotated)).
     pub fn thresholds(&self) -> &[f32] {
         &self.threshold
     }
 
-    /// Per-dimension decoded magnitudes (mean absolute deviation from the threshold).
+    /// Per-component decoded magnitudes (mean absolute deviation from the threshold, in the
+    /// rotated space when [`rotated`](Self::rotated)).
     pub fn magnitudes(&self) -> &[f32] {
         &self.magnitude
     }
@@ -93,23 +123,43 @@ impl Quantizer for Binary {
         config: &BinaryConfig,
     ) -> Result<Self, QuantError> {
         let (rows, n) = crate::sample_rows(metric, dim, sample)?;
+        let rotation = config.rotate.then(|| Rotation::new(dim));
+        // The sample as the codes see it: rotated (in f64) or as it is.
+        let seen: Vec<f64> = match &rotation {
+            Some(r) => {
+                let mut all = Vec::with_capacity(rows.len());
+                let mut y = Vec::with_capacity(dim);
+                for row in rows.chunks_exact(dim) {
+                    r.apply(row, &mut y);
+                    all.extend_from_slice(&y);
+                }
+                all
+            }
+            None => rows.iter().map(|&x| f64::from(x)).collect(),
+        };
         let mut sum = vec![0.0_f64; dim];
         if config.center {
-            for row in rows.chunks_exact(dim) {
+            for row in seen.chunks_exact(dim) {
                 for (s, &x) in sum.iter_mut().zip(row) {
-                    *s += f64::from(x);
+                    *s += x;
                 }
             }
         }
         let threshold: Vec<f32> = sum.iter().map(|s| crate::sat(s / n as f64)).collect();
         let mut dev = vec![0.0_f64; dim];
-        for row in rows.chunks_exact(dim) {
+        for row in seen.chunks_exact(dim) {
             for ((d, &x), &t) in dev.iter_mut().zip(row).zip(&threshold) {
-                *d += (f64::from(x) - f64::from(t)).abs();
+                *d += (x - f64::from(t)).abs();
             }
         }
         let magnitude = dev.iter().map(|d| crate::sat(d / n as f64)).collect();
-        Ok(Self::build(metric, config.center, threshold, magnitude))
+        Ok(Self::build(
+            metric,
+            config.center,
+            rotation,
+            threshold,
+            magnitude,
+        ))
     }
 
     fn dim(&self) -> usize {
@@ -128,9 +178,23 @@ impl Quantizer for Binary {
         crate::check_code_len(self.code_len(), code.len())?;
         let x = crate::input(self.metric, self.dim(), vector)?;
         code.fill(0);
-        for (j, (&x, &t)) in x.iter().zip(&self.threshold).enumerate() {
-            if x > t {
-                code[j / 8] |= 1 << (j % 8);
+        let mut set = |j: usize| code[j / 8] |= 1 << (j % 8);
+        match &self.rotation {
+            Some(r) => {
+                let mut y = Vec::with_capacity(self.dim());
+                r.apply(&x, &mut y);
+                for (j, (&y, &t)) in y.iter().zip(&self.threshold).enumerate() {
+                    if y > f64::from(t) {
+                        set(j);
+                    }
+                }
+            }
+            None => {
+                for (j, (&x, &t)) in x.iter().zip(&self.threshold).enumerate() {
+                    if x > t {
+                        set(j);
+                    }
+                }
             }
         }
         Ok(())
@@ -143,6 +207,27 @@ impl Quantizer for Binary {
                 expected: self.dim(),
                 found: out.len(),
             });
+        }
+        if let Some(r) = &self.rotation {
+            // Each component on its side of the threshold in the rotated space, then back.
+            let mut y: Vec<f64> = self
+                .threshold
+                .iter()
+                .zip(&self.magnitude)
+                .enumerate()
+                .map(|(j, (&t, &m))| {
+                    let (t, m) = (f64::from(t), f64::from(m));
+                    let above = code[j / 8] >> (j % 8) & 1 == 1;
+                    // A zero spread still decodes strictly above the threshold when set.
+                    let m = if m > 0.0 { m } else { t.abs().max(1.0) * 1e-6 };
+                    if above { t + m } else { t - m }
+                })
+                .collect();
+            r.invert(&mut y);
+            for (o, y) in out.iter_mut().zip(y) {
+                *o = crate::sat(y);
+            }
+            return Ok(());
         }
         for (j, (o, (&t, &m))) in out
             .iter_mut()
@@ -191,25 +276,37 @@ impl Quantizer for Binary {
 
     fn params_to_bytes(&self) -> Vec<u8> {
         let dim = self.dim();
-        let flags = u8::from(self.center);
-        let mut w = Writer::params(Self::KIND, self.metric, flags, dim, 8 * dim);
+        let mut flags = 0;
+        if self.center {
+            flags |= FLAG_CENTER;
+        }
+        if self.rotation.is_some() {
+            flags |= FLAG_ROTATE;
+        }
+        let mut w = Writer::params(Self::KIND, self.metric, flags, dim, body_len(flags, dim));
         w.f32s(&self.threshold);
         w.f32s(&self.magnitude);
+        if let Some(r) = &self.rotation {
+            let (perm, neg) = r.parts();
+            for (p, n) in perm.chunks_exact(dim).zip(neg.chunks_exact(dim)) {
+                for &i in p {
+                    w.u32(i);
+                }
+                w.bytes(n.iter().map(|&f| u8::from(f)));
+            }
+        }
         w.finish()
     }
 
     fn params_from_bytes(bytes: &[u8]) -> Result<Self, QuantError> {
-        let (h, mut r) = bytes::open_params(bytes, Self::KIND, |dim| 8 * dim)?;
-        let center = match h.flags {
-            0 => false,
-            1 => true,
-            f => {
-                return Err(bytes::corrupt(
-                    PARAMS,
-                    format!("unknown Binary flags {f:#04x}"),
-                ));
-            }
-        };
+        let (h, mut r) = bytes::open_params(bytes, Self::KIND, body_len)?;
+        if h.flags & !(FLAG_CENTER | FLAG_ROTATE) != 0 {
+            return Err(bytes::corrupt(
+                PARAMS,
+                format!("unknown Binary flags {:#04x}", h.flags),
+            ));
+        }
+        let center = h.flags & FLAG_CENTER != 0;
         let threshold = r.f32s(h.dim, "a threshold")?;
         let magnitude = r.f32s(h.dim, "a magnitude")?;
         if let Some(j) = magnitude.iter().position(|m| *m < 0.0) {
@@ -224,12 +321,51 @@ impl Quantizer for Binary {
                 format!("uncentred codec but threshold {j} is {}", threshold[j]),
             ));
         }
-        Ok(Self::build(h.metric, center, threshold, magnitude))
+        let rotation = if h.flags & FLAG_ROTATE != 0 {
+            let mut perm = Vec::with_capacity(ROUNDS * h.dim);
+            let mut neg = Vec::with_capacity(ROUNDS * h.dim);
+            for _ in 0..ROUNDS {
+                for _ in 0..h.dim {
+                    perm.push(r.u32()?);
+                }
+                for s in r.take(h.dim)? {
+                    neg.push(match s {
+                        0 => false,
+                        1 => true,
+                        s => {
+                            return Err(bytes::corrupt(
+                                PARAMS,
+                                format!("rotation sign byte is {s}, expected 0 or 1"),
+                            ));
+                        }
+                    });
+                }
+            }
+            Some(Rotation::from_parts(h.dim, perm, neg).map_err(|e| bytes::corrupt(PARAMS, e))?)
+        } else {
+            None
+        };
+        Ok(Self::build(
+            h.metric, center, rotation, threshold, magnitude,
+        ))
     }
 
     fn memory_bytes(&self) -> usize {
-        (self.threshold.capacity() + self.magnitude.capacity()) * 4 + std::mem::size_of::<Self>()
+        (self.threshold.capacity() + self.magnitude.capacity()) * 4
+            + self.rotation.as_ref().map_or(0, Rotation::memory_bytes)
+            + std::mem::size_of::<Self>()
     }
+}
+
+/// Bytes of the parameter body after the header: thresholds and magnitudes (f32 each), then,
+/// when rotated, per round `dim` u32 source indices and `dim` sign bytes.
+fn body_len(flags: u8, dim: usize) -> usize {
+    let rotation = if flags & FLAG_ROTATE != 0 {
+        ROUNDS * 5 * dim
+    } else {
+        0
+    };
+    8 * dim + rotation
 }
 
 #[cfg(test)]
@@ -238,7 +374,16 @@ mod tests {
 
     #[test]
     fn bits_are_lsb_first_with_zero_padding() {
-        let q = Binary::train(Metric::L2, 10, &[0.0; 10], &BinaryConfig { center: false }).unwrap();
+        let q = Binary::train(
+            Metric::L2,
+            10,
+            &[0.0; 10],
+            &BinaryConfig {
+                center: false,
+                rotate: false,
+            },
+        )
+        .unwrap();
         assert_eq!(q.code_len(), 2);
         let mut v = [-1.0_f32; 10];
         v[0] = 1.0;
@@ -252,7 +397,10 @@ mod tests {
             Metric::Cosine,
             4,
             &[1.0, -1.0, 1.0, -1.0],
-            &BinaryConfig { center: false },
+            &BinaryConfig {
+                center: false,
+                rotate: false,
+            },
         )
         .unwrap();
         let a = q.encode(&[1.0, 1.0, 1.0, 1.0]).unwrap();
@@ -267,7 +415,11 @@ mod tests {
     #[test]
     fn centring_uses_the_mean() {
         let sample = [10.0, 0.0, 12.0, 0.0];
-        let q = Binary::train(Metric::L2, 2, &sample, &BinaryConfig::default()).unwrap();
+        let config = BinaryConfig {
+            rotate: false,
+            ..BinaryConfig::default()
+        };
+        let q = Binary::train(Metric::L2, 2, &sample, &config).unwrap();
         assert_eq!(q.thresholds(), &[11.0, 0.0]);
         assert_eq!(q.magnitudes(), &[1.0, 0.0]);
         assert_eq!(q.encode(&[11.5, 0.0]).unwrap(), vec![0b01]);

@@ -199,12 +199,12 @@ fn check_len_crc(what: &'static str, bytes: &[u8], expected: u64) -> Result<(), 
 }
 
 /// Opens a parameter section of `kind`: checks magic, version, kind, the length
-/// `PARAMS_HEADER + body(dim) + CRC` and the CRC, then returns the header and a reader
+/// `PARAMS_HEADER + body(flags, dim) + CRC` and the CRC, then returns the header and a reader
 /// positioned at the body (the metric and dim are validated; flags are the codec's to check).
 pub(crate) fn open_params<'a>(
     bytes: &'a [u8],
     kind: CodecKind,
-    body: impl Fn(usize) -> usize,
+    body: impl Fn(u8, usize) -> usize,
 ) -> Result<(ParamsHeader, Reader<'a>), QuantError> {
     let mut r = Reader {
         what: PARAMS,
@@ -218,7 +218,11 @@ pub(crate) fn open_params<'a>(
     if dim == 0 || dim > crate::MAX_DIM {
         return Err(corrupt(PARAMS, format!("dim is {dim}, expected 1..=65536")));
     }
-    check_len_crc(PARAMS, bytes, (PARAMS_HEADER + body(dim) + CRC) as u64)?;
+    check_len_crc(
+        PARAMS,
+        bytes,
+        (PARAMS_HEADER + body(flags, dim) + CRC) as u64,
+    )?;
     let metric = Metric::from_tag(metric_tag)
         .ok_or_else(|| corrupt(PARAMS, format!("unknown metric tag {metric_tag}")))?;
     Ok((ParamsHeader { metric, flags, dim }, r))

@@ -193,7 +193,7 @@ impl Quantizer for ScalarI8 {
     }
 
     fn params_from_bytes(bytes: &[u8]) -> Result<Self, QuantError> {
-        let (h, mut r) = bytes::open_params(bytes, Self::KIND, |_| 8)?;
+        let (h, mut r) = bytes::open_params(bytes, Self::KIND, |_, _| 8)?;
         if h.flags != 0 {
             return Err(bytes::corrupt(
                 PARAMS,

@@ -44,6 +44,7 @@ mod bytes;
 mod codes;
 mod i8;
 mod rescore;
+mod rotation;
 mod u8;
 
 use std::borrow::Cow;

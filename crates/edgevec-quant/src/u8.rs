@@ -365,7 +365,7 @@ impl Quantizer for ScalarU8 {
     }
 
     fn params_from_bytes(bytes: &[u8]) -> Result<Self, QuantError> {
-        let (h, mut r) = bytes::open_params(bytes, Self::KIND, |dim| 4 + 8 * dim)?;
+        let (h, mut r) = bytes::open_params(bytes, Self::KIND, |_, dim| 4 + 8 * dim)?;
         if h.metric == Metric::Dot {
             return Err(bytes::corrupt(PARAMS, unsupported_dot().to_string()));
         }

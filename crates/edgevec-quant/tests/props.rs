@@ -230,7 +230,8 @@ proptest! {
         metric in prop_oneof![Just(Metric::L2), Just(Metric::Cosine), Just(Metric::Dot)],
     ) {
         prop_assume!(metric != Metric::Cosine || nonzero_rows(dim, &s));
-        let q = Binary::train(metric, dim, &s, &BinaryConfig { center }).unwrap();
+        let q = Binary::train(metric, dim, &s, &BinaryConfig { center, rotate: false }).unwrap();
+        prop_assert!(!q.rotated());
         prop_assert_eq!(q.code_len(), dim.div_ceil(8));
         let rows: Vec<&[f32]> = s.chunks_exact(dim).collect();
         let codes: Vec<Vec<u8>> = rows.iter().map(|r| q.encode(r).unwrap()).collect();
@@ -253,14 +254,50 @@ proptest! {
                 prop_assert_eq!(c[dim / 8] >> (dim % 8), 0);
             }
         }
-        for (ca, cb) in codes.iter().zip(codes.iter().rev()) {
-            let bits = ca.iter().zip(cb).map(|(a, b)| (a ^ b).count_ones()).sum::<u32>();
-            prop_assert_eq!(q.code_distance(ca, cb), bits as f32);
-            prop_assert_eq!(q.distance(&q.prepare_code(ca).unwrap(), cb), bits as f32);
-        }
+        check_hamming(&q, &codes)?;
         check_params_round_trip(&q, &s);
     }
 
+    /// Rotated Binary: decoding then re-encoding gives the code back wherever the decoded
+    /// component is clear of rounding (the rotation is inverted exactly up to f32 rounding),
+    /// padding bits stay zero, the parameters round-trip, Hamming is the distance.
+    #[test]
+    fn rotated_binary_signs_and_hamming(
+        (dim, s) in sample(),
+        center in any::<bool>(),
+        metric in prop_oneof![Just(Metric::L2), Just(Metric::Cosine), Just(Metric::Dot)],
+    ) {
+        prop_assume!(metric != Metric::Cosine || nonzero_rows(dim, &s));
+        let q = Binary::train(metric, dim, &s, &BinaryConfig { center, rotate: true }).unwrap();
+        prop_assert!(q.rotated());
+        let rows: Vec<&[f32]> = s.chunks_exact(dim).collect();
+        let codes: Vec<Vec<u8>> = rows.iter().map(|r| q.encode(r).unwrap()).collect();
+        for c in &codes {
+            if dim % 8 != 0 {
+                prop_assert_eq!(c[dim / 8] >> (dim % 8), 0);
+            }
+            // Decoded rows are finite, have the input's dimension, and keep the bits whose
+            // rotated component is clear of the threshold by more than rounding.
+            let d = q.decode(c).unwrap();
+            prop_assert_eq!(d.len(), dim);
+            prop_assert!(d.iter().all(|v| v.is_finite()));
+            let back = q.encode(&d);
+            if metric == Metric::Cosine && d.iter().all(|v| *v == 0.0) {
+                continue;
+            }
+            let back = back.unwrap();
+            let scale = d.iter().map(|v| f64::from(*v).abs()).fold(1.0, f64::max);
+            for j in 0..dim {
+                let margin = f64::from(q.magnitudes()[j]);
+                if metric != Metric::Cosine && margin > 1e-4 * scale {
+                    prop_assert_eq!(back[j / 8] >> (j % 8) & 1, c[j / 8] >> (j % 8) & 1, "bit {}", j);
+                }
+            }
+        }
+        prop_assert_eq!(q.code_len(), dim.div_ceil(8));
+        check_hamming(&q, &codes)?;
+        check_params_round_trip(&q, &s);
+    }
     /// Mutated parameter bytes with a recomputed CRC never panic and never give NaN.
     #[test]
     fn params_with_valid_crc_never_panic(
@@ -296,6 +333,20 @@ proptest! {
         let _ = ScalarI8::params_from_bytes(&framed);
         let _ = Binary::params_from_bytes(&framed);
     }
+}
+
+/// Code distance and prepared-code distance are the number of differing bits.
+fn check_hamming(q: &Binary, codes: &[Vec<u8>]) -> Result<(), TestCaseError> {
+    for (ca, cb) in codes.iter().zip(codes.iter().rev()) {
+        let bits = ca
+            .iter()
+            .zip(cb)
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum::<u32>();
+        prop_assert_eq!(q.code_distance(ca, cb), bits as f32);
+        prop_assert_eq!(q.distance(&q.prepare_code(ca).unwrap(), cb), bits as f32);
+    }
+    Ok(())
 }
 
 #[test]
