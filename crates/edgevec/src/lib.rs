@@ -129,13 +129,14 @@ impl Quantization {
 
     /// The oversampling factor used unless the builder sets one.
     /// (docs/QUANTIZATION.md, "Rescoring": i8 codes order inner products much more loosely
-    /// than distances, so dot needs a wider net; sign bits find the neighbourhood, not the
+    /// than distances, so dot needs a wider net; u8 and i8 otherwise lose nothing at ×2 against
+    /// ×4 from ef 64 up and search 1.1–1.7× faster; sign bits find the neighbourhood, not the
     /// order within it: at 100k × 768, recall@10 0.80 / 0.89 / 0.94 / 0.97 at ×20/30/40/50.)
     const fn default_oversample(self, metric: Metric) -> usize {
         match (self, metric) {
             (Quantization::None, _) => 1,
             (Quantization::I8, Metric::Dot) => 10,
-            (Quantization::U8 | Quantization::I8, _) => 4,
+            (Quantization::U8 | Quantization::I8, _) => 2,
             (Quantization::Binary, _) => 40,
         }
     }
