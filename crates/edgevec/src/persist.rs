@@ -536,7 +536,7 @@ impl Index {
 
     /// Builds an index from a verified snapshot. A quantized index keeps the file (when its
     /// rows were left there) and reads rows from it on demand; everything else is copied out.
-    fn from_file(file: EvecFile) -> Result<Index, Error> {
+    fn from_file(mut file: EvecFile) -> Result<Index, Error> {
         let required = |kind: SectionKind, name: &'static str| {
             file.payload(kind)
                 .ok_or_else(|| format_error(name, "the section is missing"))
@@ -575,8 +575,12 @@ impl Index {
         let params: HnswParams = config.params;
         let engine = match config.quantization {
             Quantization::None => {
+                // As for codes (see `coded`): free the file's parsed copies and convert the
+                // graph before the rows, the largest allocation, are read.
+                file.release_copies();
+                let topology = Topology::from_parts(params, parts)?;
                 let store = F32Store::from_rows(dim, config.metric, owned_rows(&file)?)?;
-                Engine::F32(Hnsw::from_parts(store, params, parts)?)
+                Engine::F32(Hnsw::from_topology(store, topology)?)
             }
             Quantization::U8 => Engine::U8(coded::<ScalarU8>(file, &config, parts)?),
             Quantization::I8 => Engine::I8(coded::<ScalarI8>(file, &config, parts)?),
