@@ -204,6 +204,17 @@ impl Links {
         }
     }
 
+    /// Starts loading `slot`'s layer-0 list into the cache (its first and last word: the list
+    /// spans two or three cache lines). Timing only; an out-of-range slot is ignored.
+    #[inline]
+    pub(crate) fn prefetch0(&self, slot: u32) {
+        let start = slot as usize * self.m0;
+        if let Some(w) = self.level0.get(start..start + self.m0) {
+            edgevec_simd::prefetch(&w[0]);
+            edgevec_simd::prefetch(&w[self.m0 - 1]);
+        }
+    }
+
     /// Copies the neighbours of `slot` on `level` into `out` (cleared first).
     #[inline]
     pub(crate) fn read_into(&self, slot: u32, level: usize, out: &mut Vec<u32>) {

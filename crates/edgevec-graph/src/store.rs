@@ -49,8 +49,14 @@ pub trait VectorStore: Send + Sync {
     /// Keeps only the listed slots: new slot `i` holds what old slot `keep[i]` held. `keep` is
     /// strictly increasing.
     fn retain(&mut self, keep: &[u32]);
-    /// Hints that `slot` will be read soon (a cache prefetch); the default does nothing.
+    /// Hints that `slot` will be read soon (a cache prefetch of its first line); the default
+    /// does nothing.
     fn prefetch(&self, _slot: u32) {}
+    /// Hints that all of `slot` will be read next (every cache line of it); the default is
+    /// [`VectorStore::prefetch`].
+    fn prefetch_all(&self, slot: u32) {
+        self.prefetch(slot);
+    }
     /// Bytes of memory the store holds (vectors and parameters).
     fn memory_bytes(&self) -> usize;
 }
@@ -212,6 +218,14 @@ impl VectorStore for F32Store {
         let start = slot as usize * self.dim;
         if let Some(x) = self.data.get(start) {
             edgevec_simd::prefetch(x);
+        }
+    }
+
+    #[inline]
+    fn prefetch_all(&self, slot: u32) {
+        let start = slot as usize * self.dim;
+        if let Some(row) = self.data.get(start..start + self.dim) {
+            edgevec_simd::prefetch_slice(row);
         }
     }
 

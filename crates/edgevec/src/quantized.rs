@@ -169,6 +169,10 @@ impl<Q: Quantizer> VectorStore for CodeStore<Q> {
         }
     }
 
+    fn prefetch_all(&self, slot: u32) {
+        edgevec_simd::prefetch_slice(self.codes.get(slot as usize));
+    }
+
     fn memory_bytes(&self) -> usize {
         self.code_bytes() + self.row_bytes()
     }
