@@ -711,6 +711,9 @@ impl<S: VectorStore> Hnsw<S> {
             entry,
             rng_state,
         } = topology;
+        // Loaded arrays are read at random from now on: huge pages spare the TLB.
+        store.advise_huge_pages();
+        links.advise_huge_pages();
         Ok(Self {
             ml: 1.0 / (params.m as f64).ln(),
             links,

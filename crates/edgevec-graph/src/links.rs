@@ -49,9 +49,12 @@ const NO_CHAIN: u64 = u64::MAX;
 /// Grows `v` so that `additional` more elements fit, by at least 1/32 of its length: appends one
 /// at a time stay amortized O(1) (and the allocator can often move large arrays without copying
 /// them), and the spare capacity stays under about 3% instead of the up to 100% of doubling.
+/// Large arrays are marked for transparent huge pages as they grow (searches read them at
+/// random: see `edgevec_simd::hint_huge_pages`).
 pub(crate) fn grow<T>(v: &mut Vec<T>, additional: usize) {
     if v.capacity() - v.len() < additional {
         v.reserve_exact(additional.max(v.len() / 32).max(8));
+        edgevec_simd::hint_huge_pages(v);
     }
 }
 
@@ -202,6 +205,11 @@ impl Links {
             let start = (self.upper_start(r) + level - 1) * self.m;
             &self.upper[start..start + self.m]
         }
+    }
+
+    /// Asks for huge pages on the layer-0 lists (see `edgevec_simd::advise_huge_pages`).
+    pub(crate) fn advise_huge_pages(&self) {
+        edgevec_simd::advise_huge_pages(&self.level0);
     }
 
     /// Starts loading `slot`'s layer-0 list into the cache (its first and last word: the list

@@ -52,6 +52,10 @@ pub trait VectorStore: Send + Sync {
     /// Hints that `slot` will be read soon (a cache prefetch of its first line); the default
     /// does nothing.
     fn prefetch(&self, _slot: u32) {}
+    /// Asks the operating system to back the store's large arrays with huge pages (called once
+    /// a graph is loaded; see `edgevec_simd::advise_huge_pages`). Advisory; the default does
+    /// nothing.
+    fn advise_huge_pages(&self) {}
     /// Hints that all of `slot` will be read next (every cache line of it); the default is
     /// [`VectorStore::prefetch`].
     fn prefetch_all(&self, slot: u32) {
@@ -219,6 +223,10 @@ impl VectorStore for F32Store {
         if let Some(x) = self.data.get(start) {
             edgevec_simd::prefetch(x);
         }
+    }
+
+    fn advise_huge_pages(&self) {
+        edgevec_simd::advise_huge_pages(&self.data);
     }
 
     #[inline]

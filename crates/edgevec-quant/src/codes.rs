@@ -40,6 +40,14 @@ impl<E: CodeElem> Codes<E> {
     /// Reserves room for `additional` more codes.
     pub fn reserve(&mut self, additional: usize) {
         self.data.reserve(additional.saturating_mul(self.code_len));
+        edgevec_simd::hint_huge_pages(&self.data);
+    }
+
+    /// Asks the operating system to back the codes with huge pages (see
+    /// `edgevec_simd::advise_huge_pages`); returns whether it did. Advisory: the codes never
+    /// change.
+    pub fn advise_huge_pages(&self) -> bool {
+        edgevec_simd::advise_huge_pages(&self.data)
     }
 
     /// Encodes `vector` with `quantizer` and appends its code; returns the code's index.

@@ -51,7 +51,10 @@
 
 mod arch;
 mod generic;
+mod mem;
 pub mod scalar;
+
+pub use mem::{advise_huge_pages, hint_huge_pages};
 
 use std::fmt;
 use std::sync::OnceLock;

@@ -544,6 +544,9 @@ impl EvecFile {
         let len = usize::try_from(info.length).map_err(|_| too_large())?;
         let mut out = Vec::new();
         out.try_reserve_exact(len).map_err(|_| too_large())?;
+        // Large sections (codes) are read at random once loaded: ask for huge pages before the
+        // first write faults the buffer in, so they need no copying later.
+        edgevec_simd::hint_huge_pages(&out);
         self.visit_section(index, &mut |piece| {
             out.extend_from_slice(piece);
             Ok(())
@@ -694,7 +697,13 @@ impl EvecFile {
         if self.is_deferred(index) {
             let n = usize::try_from(info.length / 4)
                 .map_err(|_| StorageError::Io(too_large(info.length)))?;
-            let mut values = vec![0f32; n];
+            let mut values: Vec<f32> = Vec::new();
+            values
+                .try_reserve_exact(n)
+                .map_err(|_| StorageError::Io(too_large(info.length)))?;
+            // As in `read_section`: huge pages before the rows fault the buffer in.
+            edgevec_simd::hint_huge_pages(&values);
+            values.resize(n, 0.0);
             self.read_f32s(index, 0, &mut values)?;
             return Ok(Cow::Owned(values));
         }

@@ -169,6 +169,10 @@ impl<Q: Quantizer> VectorStore for CodeStore<Q> {
         }
     }
 
+    fn advise_huge_pages(&self) {
+        self.codes.advise_huge_pages();
+    }
+
     fn prefetch_all(&self, slot: u32) {
         edgevec_simd::prefetch_slice(self.codes.get(slot as usize));
     }
