@@ -540,6 +540,23 @@ impl<S: VectorStore> Hnsw<S> {
         ef: usize,
         filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
     ) -> Result<Vec<Neighbor>, GraphError> {
+        Ok(self
+            .search_with_slots(query, k, ef, filter)?
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect())
+    }
+
+    /// [`Hnsw::search_with`], each hit with its slot: for a caller that keeps per-vector data by
+    /// slot (a rescoring stage reading rows), which then needs no id → slot lookup. Slots are
+    /// valid until the next mutation of the graph.
+    pub fn search_with_slots(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
+    ) -> Result<Vec<(u32, Neighbor)>, GraphError> {
         if k == 0 {
             return Err(GraphError::ZeroK);
         }
@@ -572,15 +589,20 @@ impl<S: VectorStore> Hnsw<S> {
                 self.search_layer(&q, &[entry], ef, 0, s, true, &accept);
             }
             let found = &s.found;
-            let mut hits: Vec<Neighbor> = found
+            let mut hits: Vec<(u32, Neighbor)> = found
                 .iter()
-                .map(|c| Neighbor {
-                    id: self.ids.id(c.slot),
-                    distance: c.dist,
+                .map(|c| {
+                    let n = Neighbor {
+                        id: self.ids.id(c.slot),
+                        distance: c.dist,
+                    };
+                    (c.slot, n)
                 })
                 .collect();
             // Ties by id, not by slot: slots are an internal detail that compaction changes.
-            hits.sort_unstable_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+            hits.sort_unstable_by(|(_, a), (_, b)| {
+                a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id))
+            });
             hits.truncate(k);
             hits
         }))

@@ -896,18 +896,20 @@ fn rescored<Q: Quantizer>(
     oversample: usize,
 ) -> Result<Vec<Neighbor>, Error> {
     let wanted = edgevec_quant::oversampled(k, oversample);
-    let candidates = g.search_with(query, wanted, ef.max(wanted), filter)?;
+    let candidates = g.search_with_slots(query, wanted, ef.max(wanted), filter)?;
     let metric = g.metric();
     let mut buf = Vec::new();
-    let top = edgevec_quant::rescore(candidates.iter().map(|n| n.id), k, |id| {
-        let row = g.slot(id).and_then(|s| g.store().row(s, &mut buf))?;
+    // Candidates as (id, slot): ranked ties go by id, and the row is found by slot (no id
+    // lookup per candidate).
+    let top = edgevec_quant::rescore(candidates.iter().map(|(s, n)| (n.id, *s)), k, |(_, s)| {
+        let row = g.store().row(s, &mut buf)?;
         // A row read from a file is checksummed but not scanned at open (that would page the
         // whole file in): a non-finite value there makes the candidate unrankable, so skip it.
         Some(edgevec_quant::exact_distance(metric, query, row)).filter(|d| d.is_finite())
     });
     Ok(top
         .into_iter()
-        .map(|(id, distance)| Neighbor { id, distance })
+        .map(|((id, _), distance)| Neighbor { id, distance })
         .collect())
 }
 
