@@ -19,15 +19,28 @@ impl PartialEq for Cand {
 }
 impl Eq for Cand {}
 impl PartialOrd for Cand {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
+impl Cand {
+    /// One integer whose order is `(dist.total_cmp, slot)`: the heaps compare candidates all the
+    /// time, and a single 64-bit comparison is cheaper than a float order then a tie-break.
+    #[inline]
+    fn key(&self) -> u64 {
+        let bits = self.dist.to_bits();
+        // f32::total_cmp's mapping (negative values have their magnitude bits flipped), moved
+        // to unsigned order by flipping the sign bit.
+        let ordered = (bits ^ ((((bits as i32) >> 31) as u32) >> 1)) ^ 0x8000_0000;
+        (u64::from(ordered) << 32) | u64::from(self.slot)
+    }
+}
+
 impl Ord for Cand {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        self.dist
-            .total_cmp(&other.dist)
-            .then(self.slot.cmp(&other.slot))
+        self.key().cmp(&other.key())
     }
 }
 
@@ -164,6 +177,34 @@ impl ScratchPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidate_order_is_total_cmp_then_slot() {
+        let values = [
+            f32::NEG_INFINITY,
+            -f32::MAX,
+            -1.5,
+            -f32::MIN_POSITIVE,
+            -1e-45,
+            -0.0,
+            0.0,
+            1e-45,
+            f32::MIN_POSITIVE,
+            1.0,
+            f32::MAX,
+            f32::INFINITY,
+            f32::NAN,
+        ];
+        for &a in &values {
+            for &b in &values {
+                for (sa, sb) in [(0, 0), (1, 2), (7, 3), (u32::MAX, 0)] {
+                    let (x, y) = (Cand { dist: a, slot: sa }, Cand { dist: b, slot: sb });
+                    let want = a.total_cmp(&b).then(sa.cmp(&sb));
+                    assert_eq!(x.cmp(&y), want, "{a} {sa} vs {b} {sb}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn generations_clear_marks_grow_and_survive_wrapping() {
