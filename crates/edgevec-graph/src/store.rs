@@ -56,6 +56,12 @@ pub trait VectorStore: Send + Sync {
     /// a graph is loaded; see `edgevec_simd::advise_huge_pages`). Advisory; the default does
     /// nothing.
     fn advise_huge_pages(&self) {}
+    /// How many vectors ahead of the one being measured a search prefetches in full: short
+    /// vectors are measured quickly, so their loads must start further ahead. The default
+    /// suits vectors of about 1 KiB.
+    fn prefetch_distance(&self) -> usize {
+        2
+    }
     /// Hints that all of `slot` will be read next (every cache line of it); the default is
     /// [`VectorStore::prefetch`].
     fn prefetch_all(&self, slot: u32) {
@@ -227,6 +233,10 @@ impl VectorStore for F32Store {
 
     fn advise_huge_pages(&self) {
         edgevec_simd::advise_huge_pages(&self.data);
+    }
+
+    fn prefetch_distance(&self) -> usize {
+        edgevec_simd::prefetch_distance(self.dim * 4)
     }
 
     #[inline]

@@ -498,6 +498,14 @@ pub fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
+/// How many rows of `row_bytes` ahead of the one being measured a scan over scattered rows
+/// should prefetch: about 2 KiB of loads in flight, between 2 and 6 rows. Measured with the
+/// HNSW beam search: 6 ahead beat 2 by 8-11% on 50-d f32 rows (200 B); at 384-d (1,536 B) 2, 3
+/// and 4 ahead were within noise.
+pub fn prefetch_distance(row_bytes: usize) -> usize {
+    (2048 / row_bytes.max(1)).clamp(2, 6)
+}
+
 /// [`prefetch`] for every 64-byte cache line `values` touches (a row about to be read in
 /// full). Timing only.
 #[inline]

@@ -177,6 +177,10 @@ impl<Q: Quantizer> VectorStore for CodeStore<Q> {
         edgevec_simd::prefetch_slice(self.codes.get(slot as usize));
     }
 
+    fn prefetch_distance(&self) -> usize {
+        edgevec_simd::prefetch_distance(self.quantizer.code_len())
+    }
+
     fn memory_bytes(&self) -> usize {
         self.code_bytes() + self.row_bytes()
     }
