@@ -593,13 +593,13 @@ def dataset_markdown(name, d, efs):
     lines.append("")
     notes = []
     if "edgevec-u8" in d["results"]:
-        wanted = K * 4  # k × u8's default oversample
+        wanted = K * 2  # k × u8's default oversample
         low = [ef for ef in efs if ef <= wanted]
         same = (f"; its {' and '.join(f'ef = {e}' for e in low)} points are therefore the same "
                 "search (the CLI still reports the ef it was given)") if len(low) > 1 else ""
         notes.append(
             f"EdgeVec u8 walks its graph with a beam of max(ef, k × oversample) = max(ef, "
-            f"{wanted}) (u8's default oversample is 4; `rescored` in crates/edgevec/src/lib.rs) "
+            f"{wanted}) (u8's default oversample is 2; `rescored` in crates/edgevec/src/lib.rs) "
             f"and rescores those {wanted} candidates with exact distances, reading each f32 row "
             f"from the index file on demand{same}."
         )
