@@ -604,6 +604,8 @@ impl<S: VectorStore> Hnsw<S> {
                 a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id))
             });
             hits.truncate(k);
+            // The caller may keep the results: hold k entries, not the ef collected.
+            hits.shrink_to_fit();
             hits
         }))
     }

@@ -56,6 +56,8 @@ pub fn rescore<I: Copy + Ord>(
     scored.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
     scored.dedup_by(|a, b| a.0 == b.0);
     scored.truncate(k);
+    // Callers keep results: hold k entries, not every candidate (k × oversample) scored.
+    scored.shrink_to_fit();
     scored
 }
 

@@ -32,6 +32,30 @@ fn build(metric: Metric, quantization: Quantization, base: &[f32], dim: usize) -
     index
 }
 
+/// Results hold what they return: a caller that keeps many of them (the CLI keeps every answer
+/// for its output file) must not keep the beam or the rescored candidates too. A binary index
+/// rescores k × 40 candidates and used to return each answer in a 400-entry allocation.
+#[test]
+fn results_hold_only_what_they_return() {
+    let dim = 16;
+    let (base, queries) = data(11, 2_000, 20, dim);
+    for q in [Quantization::None, Quantization::U8, Quantization::Binary] {
+        let metric = if q == Quantization::U8 {
+            Metric::L2
+        } else {
+            Metric::Cosine
+        };
+        let index = build(metric, q, &base, dim);
+        for query in queries.chunks_exact(dim) {
+            let hits = index
+                .search_with(query, SearchParams::new(10).ef(300))
+                .unwrap();
+            assert_eq!(hits.len(), 10);
+            assert!(hits.capacity() <= 16, "{q:?}: capacity {}", hits.capacity());
+        }
+    }
+}
+
 fn measure(index: &Index, base: &[f32], queries: &[f32], ef: usize) -> f64 {
     let dim = index.dimensions();
     let truth = exact_knn(distance(index.metric()), base, queries, dim, 10, |_| true);
