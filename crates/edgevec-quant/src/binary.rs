@@ -124,34 +124,36 @@ impl Quantizer for Binary {
     ) -> Result<Self, QuantError> {
         let (rows, n) = crate::sample_rows(metric, dim, sample)?;
         let rotation = config.rotate.then(|| Rotation::new(dim));
-        // The sample as the codes see it: rotated (in f64) or as it is.
-        let seen: Vec<f64> = match &rotation {
-            Some(r) => {
-                let mut all = Vec::with_capacity(rows.len());
-                let mut y = Vec::with_capacity(dim);
-                for row in rows.chunks_exact(dim) {
-                    r.apply(row, &mut y);
-                    all.extend_from_slice(&y);
+        // Visits each sample row as the codes see it (rotated in f64, or as it is), one row at a
+        // time: a sample of 65,536 × 768 held rotated would be 400 MB.
+        let mut y = Vec::with_capacity(dim);
+        let mut for_each_seen = |f: &mut dyn FnMut(&[f64])| {
+            for row in rows.chunks_exact(dim) {
+                match &rotation {
+                    Some(r) => r.apply(row, &mut y),
+                    None => {
+                        y.clear();
+                        y.extend(row.iter().map(|&x| f64::from(x)));
+                    }
                 }
-                all
+                f(&y);
             }
-            None => rows.iter().map(|&x| f64::from(x)).collect(),
         };
         let mut sum = vec![0.0_f64; dim];
         if config.center {
-            for row in seen.chunks_exact(dim) {
+            for_each_seen(&mut |row| {
                 for (s, &x) in sum.iter_mut().zip(row) {
                     *s += x;
                 }
-            }
+            });
         }
         let threshold: Vec<f32> = sum.iter().map(|s| crate::sat(s / n as f64)).collect();
         let mut dev = vec![0.0_f64; dim];
-        for row in seen.chunks_exact(dim) {
+        for_each_seen(&mut |row| {
             for ((d, &x), &t) in dev.iter_mut().zip(row).zip(&threshold) {
                 *d += (x - f64::from(t)).abs();
             }
-        }
+        });
         let magnitude = dev.iter().map(|d| crate::sat(d / n as f64)).collect();
         Ok(Self::build(
             metric,
