@@ -8,20 +8,16 @@ use std::path::{Path, PathBuf};
 
 use edgevec::{Index, Metric, Quantization};
 use edgevec_storage::{CrashDir, EvecFile, Section, journal};
+use edgevec_testdata::Rng;
 
-/// splitmix64.
-struct Rng(u64);
+/// The test data's SplitMix64, with the byte helper the seeds need.
+trait Bytes {
+    fn bytes(&mut self, n: usize) -> Vec<u8>;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+impl Bytes for Rng {
     fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
+        (0..n).map(|_| self.next_u64() as u8).collect()
     }
 }
 
@@ -58,7 +54,7 @@ fn index(metric: Metric, q: Quantization, n: u64, dim: usize, train: usize, dele
     let mut rng = Rng(n * 31 + dim as u64);
     for id in 0..n {
         let v: Vec<f32> = (0..dim)
-            .map(|_| (rng.next() % 9) as f32 - 4.0 + 0.5)
+            .map(|_| (rng.next_u64() % 9) as f32 - 4.0 + 0.5)
             .collect();
         index.insert(id * 2 + 1, &v).expect("insert");
     }
@@ -127,7 +123,7 @@ fn structured(target: &str, heads: &[&[u8]], random: usize, seed: u64) {
         write(target, &format!("mode-{i:02}"), &b);
     }
     for i in 0..random {
-        let n = 16 + (rng.next() % 200) as usize;
+        let n = 16 + (rng.next_u64() % 200) as usize;
         write(target, &format!("random-{i:02}"), &rng.bytes(n));
     }
 }
