@@ -17,6 +17,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+// mulberry32, the seeded generator the package's JavaScript tests use.
+import { rng } from '../../crates/edgevec-wasm/tests/js/helpers.mjs';
 
 // Only the table goes to stdout (hnswlib-wasm logs through console.log).
 const print = (line) => process.stdout.write(`${line}\n`);
@@ -36,17 +38,6 @@ const M = 16;
 const EF_CONSTRUCTION = 200;
 const PEERS = process.env.BENCH_PEERS; // node_modules folder with the other packages
 const PKG = process.env.EDGEVEC_PKG; // this repository's built package
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function clustered(n, seed, centers) {
   const r = rng(seed);
