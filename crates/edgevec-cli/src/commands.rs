@@ -268,6 +268,7 @@ pub(crate) struct SearchOptions {
     pub(crate) dim: Option<usize>,
     pub(crate) k: usize,
     pub(crate) ef: Option<usize>,
+    pub(crate) oversample: Option<usize>,
     pub(crate) threads: usize,
     pub(crate) output: Option<PathBuf>,
 }
@@ -282,7 +283,8 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
     let queries = read_vectors(&o.queries, o.dim)?;
     check_dimensions(&index, &o.index, &queries, &o.queries)?;
     let ef = o.ef.unwrap_or(index.params().ef_search);
-    let params = SearchParams::new(o.k).ef(ef);
+    let oversample = o.oversample.unwrap_or(index.oversample());
+    let params = SearchParams::new(o.k).ef(ef).oversample(oversample);
     let one = |q: &[f32]| index.search_with(q, params);
     // More threads than queries would only idle.
     let threads = o.threads.min(queries.rows());
@@ -323,6 +325,7 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
         ("queries", json!(n)),
         ("k", json!(o.k)),
         ("ef", json!(ef)),
+        ("oversample", json!(oversample)),
         ("threads", json!(o.threads)),
         ("search_seconds", json!(search_seconds)),
         (

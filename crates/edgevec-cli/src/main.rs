@@ -125,6 +125,9 @@ struct SearchArgs {
     /// Beam width (default: the index's ef_search).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     ef: Option<u32>,
+    /// Quantized indexes: candidates rescored per result (default: the index's own).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    oversample: Option<u32>,
     /// Search threads.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     threads: u32,
@@ -242,6 +245,7 @@ fn main() -> ExitCode {
             dim: a.dim,
             k: a.k as usize,
             ef: a.ef.map(|e| e as usize),
+            oversample: a.oversample.map(|o| o as usize),
             threads: a.threads as usize,
             output: a.output,
         }),

@@ -252,6 +252,8 @@ fn search_agrees_with_brute_force() {
     assert_eq!(line["threads"], 1);
     assert!(line["search_seconds"].as_f64().unwrap() >= 0.0);
     assert!(line["qps"].as_f64().unwrap() >= 0.0);
+    // An f32 index rescores nothing: its factor is 1.
+    assert_eq!(line["oversample"], 1);
     let found: Vec<Vec<u64>> = read_ivecs(&out1, 10)
         .into_iter()
         .map(|r| r.into_iter().map(|id| id as u64).collect())
@@ -354,6 +356,25 @@ fn info_reports_every_field() {
         let info = json(&ok(&[&"info", &"--index", &index]));
         assert_eq!(info["metric"], metric);
         assert_eq!(info["quantization"], quantization);
+    }
+    // A search may set its own rescoring factor; the JSON line says which one it used.
+    let (binary, queries) = (f.path("l2-binary.evec"), f.path("base.fvecs"));
+    for (flag, expected) in [(None, 40), (Some("3"), 3)] {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+            &"search",
+            &"--index",
+            &binary,
+            &"--queries",
+            &queries,
+            &"--k",
+            &"5",
+        ];
+        if let Some(v) = &flag {
+            args.extend([&"--oversample" as &dyn AsRef<std::ffi::OsStr>, v]);
+        }
+        let line = json(&ok(&args));
+        assert_eq!(line["oversample"], expected);
+        assert_eq!(line["queries"], 1200);
     }
     let err = fails(
         1,

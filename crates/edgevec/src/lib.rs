@@ -246,8 +246,9 @@ impl IndexBuilder {
         self.params.seed = seed;
         self
     }
-    /// Candidates rescored per result under quantization (default 4 for u8 and i8, 10 for i8
-    /// under the dot metric, 20 for binary).
+    /// Candidates rescored per result under quantization (default 2 for u8 and i8, 10 for i8
+    /// under the dot metric, 40 for binary; 0 counts as 1). A search can override it
+    /// ([`SearchParams::oversample`]).
     pub fn oversample(mut self, factor: usize) -> Self {
         self.oversample = Some(factor);
         self
@@ -364,6 +365,9 @@ pub struct SearchParams<'a> {
     pub ef: Option<usize>,
     /// Only ids for which this returns true are returned (others still route the search).
     pub filter: Option<&'a (dyn Fn(u64) -> bool + Sync)>,
+    /// Candidates rescored per result under quantization; `None` uses the index's
+    /// [`Index::oversample`]. Ignored without quantization.
+    pub oversample: Option<usize>,
 }
 
 impl<'a> SearchParams<'a> {
@@ -373,6 +377,7 @@ impl<'a> SearchParams<'a> {
             k,
             ef: None,
             filter: None,
+            oversample: None,
         }
     }
     /// Sets the beam width.
@@ -385,6 +390,12 @@ impl<'a> SearchParams<'a> {
         self.filter = Some(filter);
         self
     }
+    /// Sets the rescoring factor of this search (a quantized index rescores the best
+    /// `k × oversample` candidates of its code search; 1 rescores only the `k` returned).
+    pub fn oversample(mut self, factor: usize) -> Self {
+        self.oversample = Some(factor);
+        self
+    }
 }
 
 impl std::fmt::Debug for SearchParams<'_> {
@@ -393,6 +404,7 @@ impl std::fmt::Debug for SearchParams<'_> {
             .field("k", &self.k)
             .field("ef", &self.ef)
             .field("filter", &self.filter.map(|_| "<fn>"))
+            .field("oversample", &self.oversample)
             .finish()
     }
 }
@@ -620,12 +632,13 @@ impl Index {
     ) -> Result<Vec<Neighbor>, Error> {
         let ef = params.ef.unwrap_or(self.config.params.ef_search);
         let (k, filter) = (params.k, params.filter);
+        let over = params.oversample.unwrap_or(self.config.oversample);
         Ok(match &self.engine {
             Engine::F32(g) => g.search_with(query, k, ef, filter)?,
             Engine::Pending(p) => p.search(query, k, filter)?,
-            Engine::U8(g) => rescored(g, query, k, ef, filter, self.config.oversample)?,
-            Engine::I8(g) => rescored(g, query, k, ef, filter, self.config.oversample)?,
-            Engine::Binary(g) => rescored(g, query, k, ef, filter, self.config.oversample)?,
+            Engine::U8(g) => rescored(g, query, k, ef, filter, over)?,
+            Engine::I8(g) => rescored(g, query, k, ef, filter, over)?,
+            Engine::Binary(g) => rescored(g, query, k, ef, filter, over)?,
         })
     }
 

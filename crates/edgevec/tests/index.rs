@@ -57,12 +57,16 @@ fn results_hold_only_what_they_return() {
 }
 
 fn measure(index: &Index, base: &[f32], queries: &[f32], ef: usize) -> f64 {
+    measure_with(index, base, queries, SearchParams::new(10).ef(ef))
+}
+
+fn measure_with(index: &Index, base: &[f32], queries: &[f32], params: SearchParams) -> f64 {
     let dim = index.dimensions();
     let truth = exact_knn(distance(index.metric()), base, queries, dim, 10, |_| true);
     let found: Vec<Vec<u64>> = queries
         .chunks_exact(dim)
         .map(|q| {
-            let hits = index.search_with(q, SearchParams::new(10).ef(ef)).unwrap();
+            let hits = index.search_with(q, params).unwrap();
             // Distances are the exact ones, not code distances.
             for h in &hits {
                 let row = &base[h.id as usize * dim..(h.id as usize + 1) * dim];
@@ -79,6 +83,25 @@ fn measure(index: &Index, base: &[f32], queries: &[f32], ef: usize) -> f64 {
         })
         .collect();
     recall(&found, &truth)
+}
+
+/// A search can set its own rescoring factor. With the same beam (ef 400), sign bits ranked
+/// alone (oversample 1: only the 10 returned are rescored) find far fewer true neighbours than
+/// the index's default ×40, and the default is what a search without the override gets.
+#[test]
+fn a_search_can_override_the_rescoring_factor() {
+    let dim = 32;
+    let (base, queries) = data(5, 3_000, 50, dim);
+    let index = build(Metric::Cosine, Quantization::Binary, &base, dim);
+    let with = |o: Option<usize>| {
+        let p = SearchParams::new(10).ef(400);
+        measure_with(&index, &base, &queries, o.map_or(p, |o| p.oversample(o)))
+    };
+    let (default, explicit, one) = (with(None), with(Some(index.oversample())), with(Some(1)));
+    println!("binary: recall@10 default {default:.4}, x1 {one:.4}");
+    assert_eq!(default, explicit);
+    assert!(default >= 0.9, "{default}");
+    assert!(one < default - 0.2, "x1 {one} vs default {default}");
 }
 
 #[test]
