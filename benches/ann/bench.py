@@ -86,11 +86,11 @@ RAM_NOTE = (
     "reads VmRSS from /proc/self/status after importing the library and loading the queries "
     "(baseline), resets the peak counter (`echo 5 > /proc/self/clear_refs`), loads the index "
     "and runs every search; *RAM MB* is VmRSS after the searches minus the baseline, "
-    "*peak* is VmHWM minus the baseline. EdgeVec: `edgevec search` is sampled "
-    "(/proc/PID/status every 2 ms); *RAM MB* is the median of the samples taken after "
-    "the process's RSS peak (the load's transient buffers freed, i.e. during the search), "
-    "*peak* is the process's maximum RSS (the last VmHWM sampled; what `/usr/bin/time -v` "
-    "calls maximum resident set size); "
+    "*peak* is VmHWM minus the baseline. EdgeVec: `edgevec search` reads its own "
+    "/proc/self/status right after the searches, index open and every answer held "
+    "(`rss_bytes`, `peak_rss_bytes` in its JSON line); *RAM MB* is that VmRSS (the largest "
+    "over the runs), *peak* its VmHWM (what `/usr/bin/time -v` calls maximum resident set "
+    "size); "
     "both minus the same figures for `edgevec search` with the same queries over a "
     "1,000-vector index (the binary, the queries and the results). Index files read on demand "
     "through the page cache (the f32 rows of an EdgeVec u8 index) do not count as RSS."
@@ -209,15 +209,6 @@ def run_sampled(cmd, env=None, interval=0.002):
     if p.returncode != 0:
         raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{stderr}")
     return stdout, peak, samples, wall
-
-
-def steady_rss(samples):
-    """The median RSS after the peak (the load's transient buffers freed, during the search)."""
-    if not samples:
-        return None
-    top = max(range(len(samples)), key=lambda i: samples[i])
-    after = samples[top:]
-    return float(np.median(after))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,6 +364,29 @@ def loadavg():
         return None
 
 
+def cpu_clock():
+    """(CPU seconds every process on the machine has used since boot, CPU seconds this harness
+    and its finished children have used). The difference of two readings' differences is the
+    CPU time other processes took meanwhile: the measure of a shared machine (a load average
+    counts the benchmark itself, and lags)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        # user nice system idle iowait irq softirq ...
+        machine = (v[0] + v[1] + v[2] + v[5] + v[6]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    t = os.times()
+    return machine, t.user + t.system + t.children_user + t.children_system
+
+
+def other_cpu(c0, c1):
+    """CPU seconds used by other processes between two `cpu_clock` readings (None if unknown)."""
+    if c0 is None or c1 is None:
+        return None
+    return max(0.0, (c1[0] - c0[0]) - (c1[1] - c0[1]))
+
+
 def worker(argv):
     env = dict(os.environ, **ONE_THREAD_ENV)
     res = subprocess.run(
@@ -436,13 +450,14 @@ def edgevec_baseline(cli, data, work, efs):
     index = os.path.join(work, "tiny.evec")
     run_sampled([cli, "build", "--input", data["tiny"], "--output", index,
                  "--metric", data["metric"], "--threads", "1"])
-    out, peak, samples, _ = run_sampled(
+    out, _, _, _ = run_sampled(
         [cli, "search", "--index", index, "--queries", data["queries"], "--k", str(K),
          "--ef", str(max(efs)), "--threads", "1",
          "--output", os.path.join(work, "tiny-hits.ivecs")]
     )
     remove_index(index)
-    return {"peak": peak, "steady": steady_rss(samples) or peak}
+    line = json.loads(out.strip().splitlines()[-1])
+    return {"peak": line["peak_rss_bytes"], "steady": line["rss_bytes"]}
 
 
 def remove_index(path):
@@ -475,16 +490,16 @@ def run_edgevec(cli, data, opts, work, efs, repeats, baseline):
         best = None
         for _ in range(repeats):
             hits_f = os.path.join(work, f"hits-ef{ef}.ivecs")
-            out, peak, samples, _ = run_sampled(
+            out, _, _, _ = run_sampled(
                 [cli, "search", "--index", index, "--queries", data["queries"], "--k", str(K),
                  "--ef", str(ef), "--threads", "1", "--output", hits_f]
             )
             line = json.loads(out.strip().splitlines()[-1])
             assert line["queries"] == data["nq"] and line["k"] == K and line["ef"] == ef
-            peaks.append(peak)
-            s = steady_rss(samples)
-            if s is not None:
-                steadies.append((line["search_seconds"], s))
+            # The CLI's own figures, taken after its searches with the index open (sampling
+            # from outside caught the process exiting as often as searching).
+            peaks.append(line["peak_rss_bytes"])
+            steadies.append(line["rss_bytes"])
             if best is None or line["search_seconds"] < best["search_seconds"]:
                 best = line
                 hits = read_ivecs(hits_f)
@@ -496,11 +511,8 @@ def run_edgevec(cli, data, opts, work, efs, repeats, baseline):
                 "recall": recall_at_k(hits, data["truth"]),
             }
         )
-    # The steady figure of the longest search (the most samples taken while searching).
-    steady = max(steadies)[1] if steadies else None
-    res["ram_bytes"] = (steady - baseline["steady"]) if steady is not None else None
+    res["ram_bytes"] = max(steadies) - baseline["steady"]
     res["peak_ram_bytes"] = max(peaks) - baseline["peak"]
-    res["rss_samples_note"] = f"{len(steadies)} sampled runs"
     remove_index(index)
     return res
 
@@ -603,14 +615,15 @@ def dataset_markdown(name, d, efs):
             f"and rescores those {wanted} candidates with exact distances, reading each f32 row "
             f"from the index file on demand{same}."
         )
-    loads = [
-        f"{label} {d['results'][key]['loadavg_at_build']:.1f}"
+    shares = [
+        f"{label} {r['other_cpu_seconds']:.1f} s in {r['wall_seconds']:.0f} s"
         for key, label, _, _ in CONFIGS
-        if key in d["results"] and d["results"][key].get("loadavg_at_build") is not None
+        if (r := d["results"].get(key)) and r.get("other_cpu_seconds") is not None
     ]
-    if loads:
-        notes.append("1-minute load average when each build started (a load above the number of "
-                     "cores means other jobs competed for the CPU): " + "; ".join(loads) + ".")
+    if shares:
+        notes.append("CPU time taken by other processes on the machine while each configuration "
+                     "was built and searched (from /proc/stat, minus the harness's own; near 0 "
+                     "on an idle machine): " + "; ".join(shares) + ".")
     for note in notes:
         lines += [note, ""]
     h = d["results"].get("hnswlib")
@@ -727,7 +740,7 @@ def git_rev(root):
 
 
 def drive(args):
-    t_start = time.time()
+    t_start, clock_start = time.time(), cpu_clock()
     efs = EFS_QUICK if args.quick else EFS_FULL
     repeats = args.repeats or (1 if args.quick else 3)
     os.makedirs(args.out, exist_ok=True)
@@ -760,12 +773,13 @@ def drive(args):
             if only and key not in only:
                 continue
             log(f"{name}: {label}: build + search (load average {loadavg():.1f})")
-            t0 = time.time()
+            t0, c0 = time.time(), cpu_clock()
             if kind == "peer":
                 r = run_peer(key, data, work, efs, repeats)
             else:
                 r = run_edgevec(args.edgevec, data, opts, work, efs, repeats, baseline)
             r["wall_seconds"] = time.time() - t0
+            r["other_cpu_seconds"] = other_cpu(c0, cpu_clock())
             results[key] = r
             log(f"{name}: {label}: build {r['build_seconds']:.1f} s, RAM {mb(r['ram_bytes'])} MB, "
                 + ", ".join(f"ef {x['ef']}: {x['recall']:.4f} @ {x['qps']:.0f} qps"
@@ -777,9 +791,26 @@ def drive(args):
         }
     report["loadavg_end"] = loadavg()
     report["harness_seconds"] = time.time() - t_start
+    report["other_cpu_seconds"] = other_cpu(clock_start, cpu_clock())
     if args.started:
         report["total_seconds"] = time.time() - args.started
     write_report(report, args.out, efs)
+
+
+def shared_note(report):
+    """How much other processes used the machine during the run, and a warning when it was
+    enough to distort timings (over 10% of one core on average)."""
+    other, wall = report.get("other_cpu_seconds"), report.get("harness_seconds")
+    if other is None or not wall:
+        return (f"Load average (1 min) {report['loadavg_start']:.1f} at the start, "
+                f"{report['loadavg_end']:.1f} at the end.")
+    text = (f"Other processes used {other:.0f} CPU seconds during the {wall / 60:.0f}-minute "
+            f"run ({other / wall:.0%} of one core; /proc/stat minus the harness's own CPU time).")
+    if other / wall > 0.10:
+        text += (" **The machine was shared with other jobs during this run: timings are noisy, "
+                 "so treat the ratios as indicative and rerun on an idle machine before quoting "
+                 "them.**")
+    return text
 
 
 def write_report(report, out, efs):
@@ -799,13 +830,7 @@ def write_report(report, out, efs):
         f"- Date: {report['date']}; EdgeVec {report['edgevec_commit']}.",
         f"- Machine: {m['cpu']}, {m['logical_cores']} logical cores ({m['simd']}), "
         f"{(m['ram_bytes'] or 0) / 2**30:.1f} GiB RAM, Linux {m['kernel']}, Python {m['python']}. "
-        f"Load average (1 min) {report['loadavg_start']:.1f} at the start, "
-        f"{report['loadavg_end']:.1f} at the end (other jobs shared the machine when it is > 0)."
-        + (" **The machine was busy with other jobs during this run: timings are noisy "
-           "(compare identical searches, e.g. EdgeVec u8 at ef 16 and 32), so treat the ratios "
-           "as indicative and rerun on an idle machine before quoting them.**"
-           if max(report["loadavg_start"], report["loadavg_end"]) > 0.5 * m["logical_cores"]
-           else ""),
+        + shared_note(report),
         f"- Peers (PyPI, `benches/ann/requirements.txt`): hnswlib {v['hnswlib']}, faiss-cpu "
         f"{v['faiss-cpu']}, usearch {v['usearch']}, numpy {v['numpy']}.",
         "",

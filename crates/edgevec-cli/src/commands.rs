@@ -311,6 +311,8 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
         None => rows.map(&one).collect(),
     };
     let search_seconds = start.elapsed().as_secs_f64();
+    // Measured here, with the index open and every answer held: what serving costs.
+    let (rss, peak_rss) = (proc_status_bytes("VmRSS:"), proc_status_bytes("VmHWM:"));
     let n = queries.rows();
     let mut hits = Vec::with_capacity(n);
     for (q, r) in results.into_iter().enumerate() {
@@ -336,7 +338,24 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
                 0.0
             }),
         ),
+        ("rss_bytes", json!(rss)),
+        ("peak_rss_bytes", json!(peak_rss)),
     ])
+}
+
+/// A size line of `/proc/self/status` (`VmRSS:`, `VmHWM:`) in bytes; `None` where there is no
+/// such file (not Linux) or no such line.
+fn proc_status_bytes(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// The row length of an `.ivecs` file with `k` ids per row.

@@ -254,6 +254,12 @@ fn search_agrees_with_brute_force() {
     assert!(line["qps"].as_f64().unwrap() >= 0.0);
     // An f32 index rescores nothing: its factor is 1.
     assert_eq!(line["oversample"], 1);
+    // The process's own memory after searching (Linux: /proc/self/status), null elsewhere.
+    if cfg!(target_os = "linux") {
+        let (rss, peak) = (&line["rss_bytes"], &line["peak_rss_bytes"]);
+        let (rss, peak) = (rss.as_u64().unwrap(), peak.as_u64().unwrap());
+        assert!(rss > 0 && rss <= peak, "rss {rss}, peak {peak}");
+    }
     let found: Vec<Vec<u64>> = read_ivecs(&out1, 10)
         .into_iter()
         .map(|r| r.into_iter().map(|id| id as u64).collect())
