@@ -1114,12 +1114,13 @@ impl<S: VectorStore> Hnsw<S> {
             // each now, all of a vector `ahead` places before it is measured (a row of 384 f32
             // is 24 lines; the first line alone left the loop waiting on the rest — measured
             // +14% QPS at ef 16, +25% at ef 64 on 100k x 384 against first lines only).
-            fresh.clear();
-            for n in self.links.neighbors(c.slot, level) {
-                if !s.visited.check_and_mark(n) {
-                    self.store.prefetch(n);
-                    fresh.push(n);
-                }
+            s.visited.mark_fresh(
+                self.links.neighbors(c.slot, level),
+                self.links.cap(level),
+                &mut fresh,
+            );
+            for &n in &fresh {
+                self.store.prefetch(n);
             }
             for (i, &n) in fresh.iter().enumerate() {
                 if let Some(&next) = fresh.get(i + ahead) {

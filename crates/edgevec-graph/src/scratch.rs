@@ -101,6 +101,40 @@ impl Visited {
         false
     }
 
+    /// Marks every slot of `slots` and leaves in `fresh` (cleared first) those not marked
+    /// before, in order. No branch depends on a mark: whether a neighbour was visited already
+    /// is a coin flip that a branch predictor loses, so each slot is written to `fresh`
+    /// and the length only moves on for a new one.
+    #[inline]
+    pub(crate) fn mark_fresh(
+        &mut self,
+        slots: impl Iterator<Item = u32>,
+        cap: usize,
+        fresh: &mut Vec<u32>,
+    ) {
+        fresh.clear();
+        fresh.resize(cap, 0);
+        let mut len = 0;
+        for slot in slots {
+            // Room for `cap` new slots: the rest of a longer list stays unmarked.
+            let Some(f) = fresh.get_mut(len) else { break };
+            let i = slot as usize / 32;
+            let bit = 1u64 << (slot % 32);
+            let Some(word) = self.words.get_mut(i) else {
+                continue;
+            };
+            let w = if (*word >> 32) as u32 == self.generation {
+                *word
+            } else {
+                u64::from(self.generation) << 32
+            };
+            *word = w | bit;
+            *f = slot;
+            len += usize::from(w & bit == 0);
+        }
+        fresh.truncate(len);
+    }
+
     /// Bytes held.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.words.capacity() * 8
@@ -224,6 +258,26 @@ mod tests {
         assert_eq!(v.generation, 1);
         assert!(v.words.iter().all(|&w| w == 0));
         assert!(!v.check_and_mark(199) && !v.is_marked(0));
+    }
+
+    #[test]
+    fn mark_fresh_keeps_the_unmarked_in_order_once() {
+        let mut v = Visited::default();
+        v.reset(100);
+        assert!(!v.check_and_mark(40));
+        let mut fresh = vec![7, 7, 7];
+        // 40 was marked before, 5 repeats within the list, 63/64 straddle a word boundary.
+        v.mark_fresh([5, 40, 63, 5, 64, 0].into_iter(), 6, &mut fresh);
+        assert_eq!(fresh, [5, 63, 64, 0]);
+        assert!([0, 5, 40, 63, 64].iter().all(|&s| v.is_marked(s)));
+        // Marks of an earlier search do not count; a list with more than `cap` new slots
+        // stops there and leaves the rest unmarked.
+        v.reset(100);
+        v.mark_fresh([1, 2, 3].into_iter(), 2, &mut fresh);
+        assert_eq!(fresh, [1, 2]);
+        assert!(!v.is_marked(3));
+        v.mark_fresh([2, 3].into_iter(), 2, &mut fresh);
+        assert_eq!(fresh, [3]);
     }
 
     #[test]
