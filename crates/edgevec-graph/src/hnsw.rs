@@ -1131,9 +1131,12 @@ impl<S: VectorStore> Hnsw<S> {
                     let cand = Cand { dist: d, slot: n };
                     s.candidates.push(std::cmp::Reverse(cand));
                     if accept(n) {
-                        s.results.push(cand);
-                        if s.results.len() > ef {
-                            s.results.pop();
+                        if s.results.len() < ef {
+                            s.results.push(cand);
+                        } else if let Some(mut worst) = s.results.peek_mut() {
+                            // Full and `d < bound`: the new node replaces the farthest, one
+                            // sift instead of a push and a pop.
+                            *worst = cand;
                         }
                         bound = full_bound(&s.results);
                     }
