@@ -49,8 +49,8 @@ pub trait VectorStore: Send + Sync {
     /// Keeps only the listed slots: new slot `i` holds what old slot `keep[i]` held. `keep` is
     /// strictly increasing.
     fn retain(&mut self, keep: &[u32]);
-    /// Hints that `slot` will be read soon (a cache prefetch of its first line); the default
-    /// does nothing.
+    /// Hints that `slot` will be read soon, though not next (a cache prefetch: of the whole
+    /// vector when it is short, see `edgevec_simd::prefetch_row`); the default does nothing.
     fn prefetch(&self, _slot: u32) {}
     /// Asks the operating system to back the store's large arrays with huge pages (called once
     /// a graph is loaded; see `edgevec_simd::advise_huge_pages`). Advisory; the default does
@@ -226,8 +226,8 @@ impl VectorStore for F32Store {
     #[inline]
     fn prefetch(&self, slot: u32) {
         let start = slot as usize * self.dim;
-        if let Some(x) = self.data.get(start) {
-            edgevec_simd::prefetch(x);
+        if let Some(row) = self.data.get(start..start + self.dim) {
+            edgevec_simd::prefetch_row(row);
         }
     }
 

@@ -163,10 +163,7 @@ impl<Q: Quantizer> VectorStore for CodeStore<Q> {
     }
 
     fn prefetch(&self, slot: u32) {
-        let code = self.codes.get(slot as usize);
-        if let Some(first) = code.first() {
-            edgevec_simd::prefetch(first);
-        }
+        edgevec_simd::prefetch_row(self.codes.get(slot as usize));
     }
 
     fn advise_huge_pages(&self) {
