@@ -1122,6 +1122,10 @@ impl<S: VectorStore> Hnsw<S> {
             for &n in &fresh {
                 self.store.prefetch(n);
             }
+            // The first `ahead` get no full prefetch from the loop below.
+            for &n in fresh.iter().take(ahead) {
+                self.store.prefetch_all(n);
+            }
             for (i, &n) in fresh.iter().enumerate() {
                 if let Some(&next) = fresh.get(i + ahead) {
                     self.store.prefetch_all(next);
