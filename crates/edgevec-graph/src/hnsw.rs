@@ -1043,6 +1043,9 @@ impl<S: VectorStore> Hnsw<S> {
         loop {
             let mut improved = false;
             for n in self.links.neighbors(cur.slot, level) {
+                self.store.prefetch(n);
+            }
+            for n in self.links.neighbors(cur.slot, level) {
                 let d = self.store.distance(q, n);
                 if d < cur.dist {
                     cur = Cand { dist: d, slot: n };
