@@ -499,11 +499,12 @@ pub fn prefetch<T>(value: &T) {
 }
 
 /// How many rows of `row_bytes` ahead of the one being measured a scan over scattered rows
-/// should prefetch: about 2 KiB of loads in flight, between 2 and 6 rows. Measured with the
-/// HNSW beam search: 6 ahead beat 2 by 8-11% on 50-d f32 rows (200 B); at 384-d (1,536 B) 2, 3
-/// and 4 ahead were within noise.
+/// should prefetch: about 2 KiB of loads in flight, between 3 and 6 rows. Measured with the
+/// HNSW beam search: 6 ahead beat 2 by 8-11% on 50-d f32 rows (200 B); at 384-d (1,536 B), once
+/// the first rows of a list were prefetched in full as well, 3 ahead beat 2 by 3-5% and 4 was
+/// no better than 3 (768-byte u8 codes: 3 beat 2 by 1-2%).
 pub fn prefetch_distance(row_bytes: usize) -> usize {
-    (2048 / row_bytes.max(1)).clamp(2, 6)
+    (2048 / row_bytes.max(1)).clamp(3, 6)
 }
 
 /// Rows up to this size are prefetched whole by [`prefetch_row`].
