@@ -594,31 +594,26 @@ fn main() {
         args.k
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
+    let row = |scheme: &Value, ef: String, run: &Value| {
+        let f = |k: &str| run[k].as_f64().unwrap_or(0.0);
+        println!(
+            "| {} | {ef} | {:.4} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            scheme.as_str().unwrap_or("?"),
+            f("recall"),
+            f("qps"),
+            f("p50_us"),
+            f("p95_us"),
+            f("p99_us"),
+        );
+    };
     for r in &results {
         for run in r["runs"].as_array().into_iter().flatten() {
-            println!(
-                "| {} | {} | {:.4} | {:.0} | {:.0} | {:.0} | {:.0} |",
-                r["scheme"].as_str().unwrap_or("?"),
-                run["ef"],
-                run["recall"].as_f64().unwrap_or(0.0),
-                run["qps"].as_f64().unwrap_or(0.0),
-                run["p50_us"].as_f64().unwrap_or(0.0),
-                run["p95_us"].as_f64().unwrap_or(0.0),
-                run["p99_us"].as_f64().unwrap_or(0.0),
-            );
+            row(&r["scheme"], run["ef"].to_string(), run);
         }
         let first = &r["first_pass"];
         if first.is_object() {
-            println!(
-                "| {} | {} (first pass after opening) | {:.4} | {:.0} | {:.0} | {:.0} | {:.0} |",
-                r["scheme"].as_str().unwrap_or("?"),
-                first["ef"],
-                first["recall"].as_f64().unwrap_or(0.0),
-                first["qps"].as_f64().unwrap_or(0.0),
-                first["p50_us"].as_f64().unwrap_or(0.0),
-                first["p95_us"].as_f64().unwrap_or(0.0),
-                first["p99_us"].as_f64().unwrap_or(0.0),
-            );
+            let ef = format!("{} (first pass after opening)", first["ef"]);
+            row(&r["scheme"], ef, first);
         }
     }
     let per = |r: &Value, key: &str| r[key].as_f64().unwrap_or(0.0) / n.max(1) as f64;
