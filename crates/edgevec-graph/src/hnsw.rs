@@ -1113,8 +1113,9 @@ impl<S: VectorStore> Hnsw<S> {
             {
                 self.links.prefetch0(next.slot);
             }
-            // Mark first, then prefetch only the vectors that will be read: the first line of
-            // each now, all of a vector `ahead` places before it is measured (a row of 384 f32
+            // Mark first, then prefetch only the vectors that will be read: the first `ahead`
+            // in full now, the others as `prefetch` does (whole when short, else the first
+            // line) and then in full `ahead` places before they are measured (a row of 384 f32
             // is 24 lines; the first line alone left the loop waiting on the rest — measured
             // +14% QPS at ef 16, +25% at ef 64 on 100k x 384 against first lines only).
             s.visited.mark_fresh(
@@ -1122,12 +1123,12 @@ impl<S: VectorStore> Hnsw<S> {
                 self.links.cap(level),
                 &mut fresh,
             );
-            for &n in &fresh {
-                self.store.prefetch(n);
-            }
-            // The first `ahead` get no full prefetch from the loop below.
-            for &n in fresh.iter().take(ahead) {
-                self.store.prefetch_all(n);
+            for (i, &n) in fresh.iter().enumerate() {
+                if i < ahead {
+                    self.store.prefetch_all(n);
+                } else {
+                    self.store.prefetch(n);
+                }
             }
             for (i, &n) in fresh.iter().enumerate() {
                 if let Some(&next) = fresh.get(i + ahead) {

@@ -60,7 +60,7 @@ pub trait VectorStore: Send + Sync {
     /// vectors are measured quickly, so their loads must start further ahead. The default
     /// suits vectors of about 1 KiB.
     fn prefetch_distance(&self) -> usize {
-        2
+        edgevec_simd::prefetch_distance(1024)
     }
     /// Hints that all of `slot` will be read next (every cache line of it); the default is
     /// [`VectorStore::prefetch`].
