@@ -183,23 +183,20 @@ def reset_peak():
 
 
 def run_sampled(cmd, env=None, interval=0.002):
-    """Runs cmd, sampling /proc/PID/status; returns (stdout, peak RSS bytes, VmRSS samples,
-    seconds). The peak is the last VmHWM read (VmHWM never decreases and starts afresh at
-    exec). wait4's ru_maxrss is not used: after a (v)fork + exec it includes the RSS of the
-    forking process, here this Python driver with its data sets."""
+    """Runs cmd, sampling /proc/PID/status; returns (stdout, peak RSS bytes, seconds). The peak
+    is the last VmHWM read (VmHWM never decreases and starts afresh at exec). wait4's
+    ru_maxrss is not used: after a (v)fork + exec it includes the RSS of the forking process,
+    here this Python driver with its data sets. For builds; `edgevec search` reports its own
+    memory (see `run`)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        samples = []
         peak = 0
         while True:
             pid, status = os.waitpid(p.pid, os.WNOHANG)
             if pid:
                 break
-            st = proc_status(p.pid)
-            if st.get("VmRSS"):
-                samples.append(st["VmRSS"])
-                peak = max(peak, st.get("VmHWM", 0))
+            peak = max(peak, proc_status(p.pid).get("VmHWM", 0))
             time.sleep(interval)
         p.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - t0
@@ -208,7 +205,15 @@ def run_sampled(cmd, env=None, interval=0.002):
         stdout, stderr = out.read().decode(), err.read().decode()
     if p.returncode != 0:
         raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{stderr}")
-    return stdout, peak, samples, wall
+    return stdout, peak, wall
+
+
+def run(cmd):
+    """Runs cmd without watching it (nothing polls while it is timed); returns its stdout."""
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
+    return p.stdout
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,9 +453,9 @@ def prepare_data(name, directory, quick, work):
 def edgevec_baseline(cli, data, work, efs):
     """Peak and steady RSS of `edgevec search` over a 1,000-vector index (same queries)."""
     index = os.path.join(work, "tiny.evec")
-    run_sampled([cli, "build", "--input", data["tiny"], "--output", index,
-                 "--metric", data["metric"], "--threads", "1"])
-    out, _, _, _ = run_sampled(
+    run([cli, "build", "--input", data["tiny"], "--output", index,
+         "--metric", data["metric"], "--threads", "1"])
+    out = run(
         [cli, "search", "--index", index, "--queries", data["queries"], "--k", str(K),
          "--ef", str(max(efs)), "--threads", "1",
          "--output", os.path.join(work, "tiny-hits.ivecs")]
@@ -471,7 +476,7 @@ def remove_index(path):
 def run_edgevec(cli, data, opts, work, efs, repeats, baseline):
     index = os.path.join(work, f"edgevec-{opts['quantization']}-{opts['threads']}t.evec")
     la = loadavg()
-    out, build_peak, _, build_wall = run_sampled(
+    out, build_peak, build_wall = run_sampled(
         [cli, "build", "--input", data["base"], "--output", index, "--metric", data["metric"],
          "--m", str(M), "--ef-construction", str(EF_CONSTRUCTION),
          "--threads", str(opts["threads"]), "--quantization", opts["quantization"]]
@@ -490,7 +495,7 @@ def run_edgevec(cli, data, opts, work, efs, repeats, baseline):
         best = None
         for _ in range(repeats):
             hits_f = os.path.join(work, f"hits-ef{ef}.ivecs")
-            out, _, _, _ = run_sampled(
+            out = run(
                 [cli, "search", "--index", index, "--queries", data["queries"], "--k", str(K),
                  "--ef", str(ef), "--threads", "1", "--output", hits_f]
             )
