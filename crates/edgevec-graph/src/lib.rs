@@ -71,6 +71,15 @@
 //!   the table is between doublings, 8.2 on average;
 //! - a tombstone bit, and a quarter byte of visited marks per pooled search scratch.
 //!
+//! A graph loaded from parts ([`Hnsw::from_parts`], i.e. an index opened from a file) is
+//! mostly searched, so it stores layer 0 *packed* until its first change: each list at its
+//! real length, entries of 3 bytes while slots fit in 24 bits (else 4), and a `u32` end per
+//! node. On GloVe-50 at M = 16 (24.1 neighbours per node on average) that is 76 bytes instead
+//! of 128, and searches run as fast or faster (less memory to bring into the caches; where a
+//! list starts is prefetched when its node becomes a candidate). Any change (insert, upsert,
+//! batch, compaction) first restores the writable layout, once, in O(n); deleting does not,
+//! as it only marks the id. [`GraphStats::packed_layer0`] says which layout is in use.
+//!
 //! [`Hnsw::stats`] reports allocated capacity (spare room in growing arrays, every hash table
 //! bucket), which is what the process holds. One-at-a-time inserts grow arrays by 1/32 of their
 //! length at a time, so spare room stays under about 3%; a batch reserves exactly what it needs.

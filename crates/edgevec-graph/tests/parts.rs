@@ -37,6 +37,9 @@ fn round_trip_keeps_every_answer_and_the_level_sequence() {
     let (h, rows) = sample();
     let mut back = reopen(&h, h.to_parts()).unwrap();
     assert_eq!(back.to_parts(), h.to_parts());
+    // A loaded graph keeps layer 0 packed (smaller) until it changes.
+    assert!(back.stats().packed_layer0 && !h.stats().packed_layer0);
+    assert!(back.stats().graph_bytes < h.stats().graph_bytes * 3 / 4);
     assert_eq!((back.len(), back.deleted_len()), (h.len(), h.deleted_len()));
     for q in rows.chunks_exact(5).take(50) {
         assert_eq!(back.search(q, 10).unwrap(), h.search(q, 10).unwrap());
@@ -46,7 +49,52 @@ fn round_trip_keeps_every_answer_and_the_level_sequence() {
     let mut orig = h;
     orig.insert(1_000_000, &[0.5; 5]).unwrap();
     back.insert(1_000_000, &[0.5; 5]).unwrap();
+    assert!(!back.stats().packed_layer0);
     assert_eq!(back.to_parts(), orig.to_parts());
+}
+
+#[test]
+fn a_packed_graph_changes_like_the_one_it_was_saved_from() {
+    // Each change, applied to the built graph and to a copy loaded from its parts (packed),
+    // gives the same graph: every change path thaws layer 0 before it writes.
+    type Change = fn(&mut Hnsw);
+    let changes: [(&str, Change); 4] = [
+        ("compact", |g| assert_eq!(g.compact(), 80)),
+        ("upsert", |g| assert!(g.upsert(10, &[0.25; 5]).unwrap())),
+        ("batch", |g| {
+            g.insert_batch(&[1, 2, 4], &[0.5; 15], 1).unwrap()
+        }),
+        ("delete, then compact", |g| {
+            assert!(g.delete(17));
+            g.compact();
+        }),
+    ];
+    for (what, change) in changes {
+        let (mut orig, rows) = sample();
+        let mut back = reopen(&orig, orig.to_parts()).unwrap();
+        assert!(back.stats().packed_layer0, "{what}");
+        change(&mut orig);
+        change(&mut back);
+        assert!(!back.stats().packed_layer0, "{what}");
+        assert_eq!(back.to_parts(), orig.to_parts(), "{what}");
+        for q in rows.chunks_exact(5).take(20) {
+            assert_eq!(
+                back.search(q, 10).unwrap(),
+                orig.search(q, 10).unwrap(),
+                "{what}"
+            );
+        }
+    }
+    // A parallel batch is not deterministic: the loaded copy thaws and stays whole.
+    let (h, rows) = sample();
+    let mut back = reopen(&h, h.to_parts()).unwrap();
+    let ids: Vec<u64> = (0..200).map(|i| 10_000 + i).collect();
+    back.insert_batch(&ids, &rows[..200 * 5], 2).unwrap();
+    assert!(!back.stats().packed_layer0);
+    assert!(back.unreachable_ids().is_empty());
+    // Deleting only touches the ids: the lists stay packed.
+    let mut back = reopen(&h, h.to_parts()).unwrap();
+    assert!(back.delete(10) && back.stats().packed_layer0);
 }
 
 #[test]
