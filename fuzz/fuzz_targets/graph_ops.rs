@@ -2,13 +2,14 @@
 //! against a brute-force model after every step: searches wide enough to be exhaustive must
 //! return exactly the model's top k (integer coordinates make every distance exact), no deleted
 //! id ever appears, and every live node stays reachable from the entry point ("graph
-//! disconnects"), with every node anchored.
+//! disconnects"), with every node anchored. A reload (parts out and back in) must give the same
+//! parts, and the loaded graph (layer 0 packed until it changes) must pass the same checks.
 #![no_main]
 
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
-use edgevec_graph::{Hnsw, HnswParams, Metric};
+use edgevec_graph::{F32Store, Hnsw, HnswParams, Metric};
 use libfuzzer_sys::fuzz_target;
 
 const DIM: usize = 4;
@@ -20,6 +21,9 @@ enum Op {
     Delete(u8),
     Search([i8; DIM], u8),
     Compact,
+    /// Save and load (`to_parts` / `from_parts`): the loaded graph keeps layer 0 packed until
+    /// its next change.
+    Reload,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -85,6 +89,15 @@ fuzz_target!(|case: Case| {
                 let n = h.deleted_len();
                 assert_eq!(h.compact(), n);
                 assert_eq!(h.deleted_len(), 0);
+            }
+            Op::Reload => {
+                let parts = h.to_parts();
+                let store = F32Store::from_rows(DIM, Metric::L2, h.store().rows().to_vec())
+                    .expect("the graph's own rows");
+                let back =
+                    Hnsw::from_parts(store, *h.params(), parts.clone()).expect("own parts load");
+                assert_eq!(back.to_parts(), parts);
+                h = back;
             }
             Op::Search(q, k) => {
                 let q = row(q);
