@@ -68,7 +68,10 @@
 //!   edges, kept at the front of its list, and a few bits);
 //! - its `u64` id, and the id → slot hash table, which stores a 4-byte slot and a control byte
 //!   per bucket, found through the id array: 5.7 to 11.4 bytes per live id depending on where
-//!   the table is between doublings, 8.2 on average;
+//!   the table is between doublings, 8.2 on average. Nothing at all while every slot's id is
+//!   the slot itself (ids `0, 1, 2, …` in insertion order, as the CLI assigns them): the ids
+//!   stay *dense* until the first id out of that sequence, an upsert of a live id or a
+//!   compaction that moves slots, and only the tombstone bit is kept;
 //! - a tombstone bit, and a quarter byte of visited marks per pooled search scratch.
 //!
 //! A graph loaded from parts ([`Hnsw::from_parts`], i.e. an index opened from a file) is
