@@ -492,6 +492,7 @@ pub(crate) fn info(path: &Path) -> Result<()> {
     let index = open_for_reading(path)?;
     let params = index.params();
     let replayed = index.recovery_report().map_or(0, |r| r.records_replayed);
+    let stats = index.stats();
     print_json(&[
         ("count", json!(index.len())),
         ("deleted", json!(index.deleted_len())),
@@ -505,6 +506,12 @@ pub(crate) fn info(path: &Path) -> Result<()> {
         ("ef_search", json!(params.ef_search)),
         ("log_bytes", json!(log_bytes(path))),
         ("log_records", json!(replayed)),
+        // What the open index holds in memory, by part (allocated bytes).
+        ("vector_bytes", json!(stats.vector_bytes)),
+        ("file_vector_bytes", json!(stats.file_vector_bytes)),
+        ("code_bytes", json!(stats.code_bytes)),
+        ("graph_bytes", json!(stats.graph_bytes)),
+        ("id_bytes", json!(stats.id_bytes)),
     ])
 }
 

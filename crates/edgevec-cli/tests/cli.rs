@@ -350,6 +350,14 @@ fn info_reports_every_field() {
         info["file_bytes"].as_u64(),
         Some(std::fs::metadata(&index).unwrap().len())
     );
+    // Memory by part: u8 codes (8 B per row and the codec), f32 rows left in the file, a packed
+    // graph (under 8·M words per node), and dense ids (row i is id i: only tombstone bits).
+    let bytes = |k: &str| info[k].as_u64().unwrap();
+    assert_eq!(bytes("vector_bytes"), 0);
+    assert_eq!(bytes("file_vector_bytes"), 1200 * 8 * 4);
+    assert!(bytes("code_bytes") >= 1200 * 8);
+    assert!(bytes("graph_bytes") > 1200 * 8 && bytes("graph_bytes") < 1200 * 8 * 2 * 4);
+    assert!(bytes("id_bytes") <= 1200 / 8 + 64, "{}", bytes("id_bytes"));
     let verify = ok(&[&"verify", &"--index", &index]);
     assert_eq!(verify.lines().count(), 1);
     assert!(verify.contains("ok"), "{verify}");
