@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 use rayon::prelude::*;
 
 use crate::ids::Ids;
-use crate::links::{Links, MAX_LEVEL, NONE, Neighbors};
+use crate::links::{Layer0, Links, MAX_LEVEL, NONE, Neighbors};
 use crate::parts::GraphParts;
 use crate::scratch::{Cand, Scratch, ScratchPool};
 use crate::store::{F32Store, VectorStore};
@@ -149,8 +149,6 @@ impl Topology {
                 "slot {slot} is on layer {level}, above {MAX_LEVEL}"
             ));
         }
-        let mut links = Links::new(params.m);
-        let tall = parts.levels.iter().filter(|&&l| l > 0).count();
         let lists: usize = parts.levels.iter().map(|&l| usize::from(l)).sum();
         if parts.lists.len() < n + lists {
             // Every list has at least its count word: refuse before reserving room for them.
@@ -159,12 +157,6 @@ impl Topology {
                 parts.lists.len(),
                 n + lists
             ));
-        }
-        links.reserve(n, tall, lists);
-        for &level in &parts.levels {
-            if links.push(usize::from(level)).is_err() {
-                return Err(GraphError::CapacityExceeded);
-            }
         }
         let GraphParts {
             levels,
@@ -177,36 +169,70 @@ impl Topology {
             rng_state,
             ..
         } = parts;
-        let top = levels.iter().copied().max().map(usize::from);
-        drop(levels);
-        let mut words = words.into_iter();
-        let mut list = Vec::new();
-        for slot in 0..n as u32 {
-            for level in 0..=links.level(slot) {
-                let Some(count) = words.next() else {
+        // First the shape: every count within its list's capacity, and words for all of them.
+        // Then layer 0, packed (what a loaded graph keeps until it changes), then the upper
+        // lists, which need every node's level to be checked.
+        let cap = |level: usize| if level == 0 { 2 * params.m } else { params.m };
+        let mut at = 0usize;
+        let mut total0 = 0usize;
+        for (slot, &high) in levels.iter().enumerate() {
+            for level in 0..=usize::from(high) {
+                let Some(&count) = words.get(at) else {
                     return bad(format!("neighbour lists end early, at slot {slot}"));
                 };
-                if count as usize > links.cap(level) {
+                if count as usize > cap(level) {
                     return bad(format!(
                         "slot {slot} has {count} neighbours on layer {level}"
                     ));
                 }
-                list.clear();
-                for _ in 0..count {
-                    let Some(v) = words.next() else {
-                        return bad(format!("neighbour lists end early, at slot {slot}"));
-                    };
-                    if v as usize >= n || links.level(v) < level {
-                        return bad(format!("slot {slot} links to {v} on layer {level}"));
-                    }
-                    list.push(v);
-                }
-                links.write(slot, level, &list);
+                total0 += if level == 0 { count as usize } else { 0 };
+                at += 1 + count as usize;
+            }
+            if at > words.len() {
+                return bad(format!("neighbour lists end early, at slot {slot}"));
             }
         }
-        if words.next().is_some() {
+        if at < words.len() {
             return bad("neighbour lists hold more words than the layers need".into());
         }
+        // The list of `slot` on `level` starting at `at` (shape checked above), its slots
+        // checked against the node count.
+        let list_at = |slot: usize, level: usize, at: usize| {
+            let count = words[at] as usize;
+            let list = &words[at + 1..at + 1 + count];
+            match list.iter().find(|&&v| v as usize >= n) {
+                Some(v) => Err(GraphError::InvalidParts(format!(
+                    "slot {slot} links to {v} on layer {level}"
+                ))),
+                None => Ok(list),
+            }
+        };
+        let mut layer0 = Layer0::for_graph(params.m, n, total0);
+        let mut at = 0;
+        for (slot, &high) in levels.iter().enumerate() {
+            layer0.push(list_at(slot, 0, at)?);
+            for _ in 0..=high {
+                at += 1 + words[at] as usize;
+            }
+        }
+        let Ok(links) = Links::load(params.m, &levels, layer0) else {
+            return Err(GraphError::CapacityExceeded);
+        };
+        let top = levels.iter().copied().max().map(usize::from);
+        let mut at = 0;
+        for (slot, &high) in levels.iter().enumerate() {
+            at += 1 + words[at] as usize;
+            for level in 1..=usize::from(high) {
+                let list = list_at(slot, level, at)?;
+                if let Some(v) = list.iter().find(|&&v| links.level(v) < level) {
+                    return bad(format!("slot {slot} links to {v} on layer {level}"));
+                }
+                links.write(slot as u32, level, list);
+                at += 1 + list.len();
+            }
+        }
+        drop(levels);
+        let mut links = links;
         // The lists are in `links` now: free their words before the next allocations.
         drop(words);
         for (slot, &v) in chains.iter().enumerate() {
@@ -236,9 +262,6 @@ impl Topology {
             Ok(ids) => ids,
             Err(id) => return bad(format!("id {id} is live in two slots")),
         };
-        // A loaded graph is mostly searched: layer 0 at its real list lengths until the first
-        // change (which restores the writable layout).
-        links.pack();
         Ok(Topology {
             params,
             links,

@@ -65,7 +65,7 @@ pub(crate) struct Links {
     len: usize,
     /// `m0` words per node (empty while `packed`).
     level0: Vec<AtomicU32>,
-    /// Layer 0 at real list lengths, read-only: set by [`Links::pack`], undone by the first
+    /// Layer 0 at real list lengths, read-only: set by [`Links::load`], undone by the first
     /// change ([`Links::thaw`]).
     packed: Option<Packed>,
     /// Per node: how many entries at the front of its layer-0 list are its anchor children.
@@ -86,10 +86,81 @@ pub(crate) struct Links {
     locks: Box<[Mutex<()>]>,
 }
 
+/// Layer 0 of a graph being loaded, built list by list in slot order (see [`Links::load`]).
+///
+/// A loaded graph is mostly searched, so its layer 0 is *packed* until the first change: each
+/// list at its real length, 3-byte entries while slots fit in 24 bits (else 4), and a `u32` end
+/// per node, instead of `2·M` words per node. At M = 16 on GloVe-50 (24.1 neighbours on
+/// average) that is 76 bytes per node instead of 128. The writable words are used only when
+/// the entries would number more than `u32::MAX`.
+#[derive(Debug)]
+pub(crate) struct Layer0(L0);
+
+#[derive(Debug)]
+enum L0 {
+    Packed(Packed),
+    Words { m0: usize, words: Vec<AtomicU32> },
+}
+
+impl Layer0 {
+    /// Room for `n` lists of `2·m` entries at most, `total` entries in all.
+    pub(crate) fn for_graph(m: usize, n: usize, total: usize) -> Self {
+        Self::new(2 * m, n, total, if n <= 1 << 24 { 3 } else { 4 })
+    }
+
+    fn new(m0: usize, n: usize, total: usize, width: usize) -> Self {
+        debug_assert!(width == 4 || (width == 3 && n <= 1 << 24));
+        if u32::try_from(total).is_err() {
+            let mut words = Vec::new();
+            grow(&mut words, n * m0);
+            return Layer0(L0::Words { m0, words });
+        }
+        let mut bytes = Vec::new();
+        grow(&mut bytes, total * width + PACK_PAD);
+        let mut ends = Vec::new();
+        grow(&mut ends, n);
+        Layer0(L0::Packed(Packed {
+            ends,
+            bytes,
+            width,
+            mask: if width == 3 { (1 << 24) - 1 } else { u32::MAX },
+        }))
+    }
+
+    /// Appends the next node's list (at most `2·M` slots, each below `2^(8·width)`: the
+    /// caller checked them against the node count).
+    pub(crate) fn push(&mut self, list: &[u32]) {
+        match &mut self.0 {
+            L0::Packed(p) => {
+                // Drop the padding, append, pad again.
+                p.bytes.truncate(p.bytes.len().saturating_sub(PACK_PAD));
+                for v in list {
+                    p.bytes.extend_from_slice(&v.to_le_bytes()[..p.width]);
+                }
+                p.ends.push((p.bytes.len() / p.width) as u32);
+                p.bytes.extend_from_slice(&[0; PACK_PAD]);
+            }
+            L0::Words { m0, words } => {
+                let m0 = *m0;
+                words.extend(list.iter().take(m0).map(|&v| AtomicU32::new(v)));
+                words.extend((list.len().min(m0)..m0).map(|_| AtomicU32::new(NONE)));
+            }
+        }
+    }
+
+    /// Lists pushed.
+    fn lists(&self) -> usize {
+        match &self.0 {
+            L0::Packed(p) => p.ends.len(),
+            L0::Words { m0, words } => words.len() / m0,
+        }
+    }
+}
+
 /// Zero bytes after the last packed entry, so that every entry can be read as a 4-byte word.
 const PACK_PAD: usize = 3;
 
-/// Layer 0 at real list lengths (see [`Links::pack`]).
+/// Layer 0 at real list lengths (see [`Layer0`]).
 #[derive(Debug)]
 struct Packed {
     /// `ends[s]`: entries in the lists of slots `0..=s`.
@@ -217,8 +288,13 @@ impl Links {
     /// `lists` upper lists between them.
     pub(crate) fn reserve(&mut self, additional: usize, tall: usize, lists: usize) {
         self.thaw();
-        let words = (self.len + additional).div_ceil(64) - self.len.div_ceil(64);
         grow(&mut self.level0, additional * self.m0);
+        self.reserve_upper(additional, tall, lists);
+    }
+
+    /// [`Links::reserve`] but for layer 0 (see [`Links::load`]).
+    fn reserve_upper(&mut self, additional: usize, tall: usize, lists: usize) {
+        let words = (self.len + additional).div_ceil(64) - self.len.div_ceil(64);
         grow(&mut self.pins, additional);
         grow(&mut self.anchored, words);
         grow(&mut self.tall, words);
@@ -239,14 +315,20 @@ impl Links {
     /// Adds a node with empty lists on layers `0..=level` (`level` at most [`MAX_LEVEL`]).
     /// Fails (changing nothing) when the upper lists would number more than `u32::MAX`.
     pub(crate) fn push(&mut self, level: usize) -> Result<(), ()> {
-        debug_assert!(level <= MAX_LEVEL);
         self.thaw();
-        let lists = self.upper_end.last().map_or(0, |&e| e as usize) + level;
-        let end = u32::try_from(lists).map_err(|_| ())?;
-        let slot = self.len;
+        self.push_upper(level)?;
         grow(&mut self.level0, self.m0);
         self.level0
             .extend((0..self.m0).map(|_| AtomicU32::new(NONE)));
+        Ok(())
+    }
+
+    /// [`Links::push`] but for layer 0 (see [`Links::load`]).
+    fn push_upper(&mut self, level: usize) -> Result<(), ()> {
+        debug_assert!(level <= MAX_LEVEL);
+        let lists = self.upper_end.last().map_or(0, |&e| e as usize) + level;
+        let end = u32::try_from(lists).map_err(|_| ())?;
+        let slot = self.len;
         grow(&mut self.pins, 1);
         self.pins.push(AtomicU8::new(0));
         if slot.is_multiple_of(64) {
@@ -544,7 +626,6 @@ impl Links {
     /// On inconsistent input, returns the first offending slot.
     pub(crate) fn set_anchors(&mut self, anchors: &[u32]) -> Result<(), u32> {
         debug_assert_eq!(anchors.len(), self.len);
-        self.thaw();
         self.pins.iter_mut().for_each(|p| *p.get_mut() = 0);
         self.anchored.iter_mut().for_each(|a| *a.get_mut() = 0);
         let mut by_parent: Vec<(u32, u32)> = Vec::new();
@@ -576,10 +657,23 @@ impl Links {
             }
             let pins = first.len() as u8;
             first.extend(rest);
-            self.write(parent, 0, &first);
+            self.reorder0(parent, &first);
             *self.pins[parent as usize].get_mut() = pins;
         }
         Ok(())
+    }
+
+    /// Replaces `slot`'s layer-0 list by a reordering of it (in place when packed).
+    fn reorder0(&mut self, slot: u32, list: &[u32]) {
+        let Some(p) = &mut self.packed else {
+            self.write(slot, 0, list);
+            return;
+        };
+        let (start, end) = p.range(slot).unwrap_or((0, 0));
+        debug_assert_eq!(end - start, list.len() * p.width, "not a reordering");
+        for (dst, v) in p.bytes[start..end].chunks_exact_mut(p.width).zip(list) {
+            dst.copy_from_slice(&v.to_le_bytes()[..dst.len()]);
+        }
     }
 
     /// Drops every node from `len` on. Only for nodes nothing links to yet (a batch that was
@@ -642,51 +736,51 @@ impl Links {
         next
     }
 
-    /// Stores layer 0 at its lists' real lengths, read-only, until the next change: a graph
-    /// loaded to be searched keeps 3-byte entries (while slots fit in 24 bits, else 4) and a
-    /// `u32` end per node instead of `2·M` words per node. At M = 16 on GloVe-50 (24.1
-    /// neighbours on average) that is 76 bytes per node instead of 128. Nothing happens when
-    /// the entries would number more than `u32::MAX`.
-    pub(crate) fn pack(&mut self) {
-        self.pack_with(if self.len <= 1 << 24 { 3 } else { 4 });
+    /// Links for nodes on `levels` (at most [`MAX_LEVEL`] each), with empty upper lists and
+    /// the layer 0 of `layer0` (one list per node, in slot order). Fails when the upper lists
+    /// would number more than `u32::MAX`.
+    pub(crate) fn load(m: usize, levels: &[u8], layer0: Layer0) -> Result<Self, ()> {
+        let mut me = Links::new(m);
+        let tall = levels.iter().filter(|&&l| l > 0).count();
+        let lists = levels.iter().map(|&l| usize::from(l)).sum();
+        me.reserve_upper(levels.len(), tall, lists);
+        for &level in levels {
+            me.push_upper(usize::from(level))?;
+        }
+        debug_assert_eq!(layer0.lists(), me.len);
+        match layer0.0 {
+            L0::Packed(p) => me.packed = Some(p),
+            L0::Words { words, .. } => me.level0 = words,
+        }
+        Ok(me)
     }
 
-    /// [`Links::pack`] with `width` bytes per entry (3 only while every slot fits in 24 bits).
+    /// Stores layer 0 packed until the next change (as [`Links::load`] does for a graph read
+    /// from parts).
+    #[cfg(test)]
     fn pack_with(&mut self, width: usize) {
-        debug_assert!(width == 4 || (width == 3 && self.len <= 1 << 24));
-        if self.packed.is_some() {
-            return;
-        }
-        let total: usize = (0..self.len as u32)
+        let total = (0..self.len as u32)
             .map(|s| self.neighbors(s, 0).count())
             .sum();
-        if u32::try_from(total).is_err() {
-            return;
-        }
-        let mut ends = Vec::with_capacity(self.len);
-        let mut bytes = Vec::with_capacity(total * width + PACK_PAD);
+        let mut layer0 = Layer0::new(self.m0, self.len, total, width);
+        let mut list = Vec::new();
         for slot in 0..self.len as u32 {
-            for v in self.neighbors(slot, 0) {
-                bytes.extend_from_slice(&v.to_le_bytes()[..width]);
-            }
-            ends.push((bytes.len() / width) as u32);
+            self.read_into(slot, 0, &mut list);
+            layer0.push(&list);
         }
-        bytes.extend_from_slice(&[0; PACK_PAD]);
+        let L0::Packed(p) = layer0.0 else {
+            panic!("{total} entries do not fit")
+        };
         self.level0 = Vec::new();
-        self.packed = Some(Packed {
-            mask: if width == 3 { (1 << 24) - 1 } else { u32::MAX },
-            ends,
-            bytes,
-            width,
-        });
+        self.packed = Some(p);
     }
 
-    /// Whether layer 0 is packed ([`Links::pack`]).
+    /// Whether layer 0 is packed ([`Layer0`]).
     pub(crate) fn is_packed(&self) -> bool {
         self.packed.is_some()
     }
 
-    /// Undoes [`Links::pack`]: back to `2·M` writable words per node.
+    /// Leaves the packed layer 0 ([`Layer0`]): back to `2·M` writable words per node.
     pub(crate) fn thaw(&mut self) {
         let Some(p) = self.packed.take() else {
             return;
@@ -873,6 +967,45 @@ mod tests {
             l.write(300, 0, &[1, 2]);
             assert_eq!(l.read(300, 0), [1, 2]);
             assert!(l.memory_bytes() >= words);
+        }
+    }
+
+    #[test]
+    fn load_takes_packed_or_word_lists_and_anchors_in_place() {
+        let lv: Vec<u8> = levels(100).iter().map(|&l| l as u8).collect();
+        let lists: Vec<Vec<u32>> = (0..100u32)
+            .map(|s| (0..s % 9).map(|i| (s + i * 7 + 1) % 100).collect())
+            .collect();
+        let total = lists.iter().map(Vec::len).sum();
+        let words = Layer0(L0::Words {
+            m0: 8,
+            words: Vec::new(),
+        });
+        for mut layer0 in [Layer0::for_graph(4, 100, total), words] {
+            for l in &lists {
+                layer0.push(l);
+            }
+            let packed = matches!(layer0.0, L0::Packed(_));
+            let mut l = Links::load(4, &lv, layer0).unwrap();
+            assert_eq!(l.is_packed(), packed);
+            for s in 0..100u32 {
+                assert_eq!(l.read(s, 0), lists[s as usize]);
+                assert_eq!(l.level(s), usize::from(lv[s as usize]));
+                for level in 1..=l.level(s) {
+                    assert!(l.read(s, level).is_empty());
+                }
+            }
+            // Anchors reorder a list in place, packed or not; the last entry of slot 8 becomes
+            // its first.
+            let mut anchors = vec![NONE; 100];
+            anchors[8] = 8;
+            anchors[lists[8][7] as usize] = 8;
+            l.set_anchors(&anchors).unwrap();
+            assert_eq!(l.is_packed(), packed);
+            let mut want = vec![lists[8][7]];
+            want.extend(&lists[8][..7]);
+            assert_eq!(l.read(8, 0), want);
+            assert_eq!(l.anchors(), anchors);
         }
     }
 
