@@ -1138,10 +1138,12 @@ impl<S: VectorStore> Hnsw<S> {
             }
             // The next candidate's list is probably the next one read: start loading it while
             // this one's neighbours are measured.
+            let mut next_dist = f32::INFINITY;
             if level == 0
                 && let Some(std::cmp::Reverse(next)) = s.candidates.peek()
             {
                 self.links.prefetch0(next.slot);
+                next_dist = next.dist;
             }
             // Mark first, then prefetch only the vectors that will be read: the first `ahead`
             // in full now, the others as `prefetch` does (whole when short, else the first
@@ -1173,7 +1175,13 @@ impl<S: VectorStore> Hnsw<S> {
                 if s.results.len() < ef || d < bound {
                     let cand = Cand { dist: d, slot: n };
                     if level == 0 {
-                        self.links.prefetch_end(n);
+                        if d < next_dist {
+                            // The new nearest candidate: its list is the next one read.
+                            self.links.prefetch0(n);
+                            next_dist = d;
+                        } else {
+                            self.links.prefetch_end(n);
+                        }
                     }
                     s.candidates.push(std::cmp::Reverse(cand));
                     if accept(n) {
