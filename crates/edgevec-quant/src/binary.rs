@@ -96,16 +96,11 @@ impl Binary {
         &self.magnitude
     }
 
+    #[inline]
     #[track_caller]
     fn check_len(&self, len: usize) {
         if len != self.code_len() {
-            panic!(
-                "{}",
-                QuantError::CodeLength {
-                    expected: self.code_len(),
-                    found: len
-                }
-            );
+            crate::wrong_code_length(self.code_len(), len);
         }
     }
 }

@@ -62,16 +62,11 @@ impl ScalarI8 {
         self.clip
     }
 
+    #[inline]
     #[track_caller]
     fn check_len(&self, len: usize) {
         if len != self.dim {
-            panic!(
-                "{}",
-                QuantError::CodeLength {
-                    expected: self.dim,
-                    found: len
-                }
-            );
+            crate::wrong_code_length(self.dim, len);
         }
     }
 

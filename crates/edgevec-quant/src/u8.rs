@@ -161,16 +161,11 @@ impl ScalarU8 {
         }
     }
 
+    #[inline]
     #[track_caller]
     fn check_len(&self, len: usize) {
         if len != self.lo.len() {
-            panic!(
-                "{}",
-                QuantError::CodeLength {
-                    expected: self.lo.len(),
-                    found: len
-                }
-            );
+            crate::wrong_code_length(self.lo.len(), len);
         }
     }
 
