@@ -29,6 +29,13 @@
 //! At M = 16 this is 128 bytes of layer 0 plus, on average, about 4.3 bytes of upper lists and
 //! 1.6 bytes of level, tall-node and anchor bookkeeping per node. Arrays grow by 1/32 of
 //! their length at a time ([`grow`]); [`Links::memory_bytes`] counts their capacity.
+//!
+//! A graph loaded from parts has a second, read-only layer 0 until its first change ([`Layer0`],
+//! [`Links::load`]): every list at its real length, 3-byte entries (4 from 2²⁴ + 1 nodes on) and
+//! a `u32` end per node, about 76 bytes per node on GloVe-50 instead of 128. The `&mut self`
+//! methods that change structure ([`Links::reserve`], [`Links::push`], [`Links::truncate`],
+//! [`Links::clear_anchors`]) convert it back first ([`Links::thaw`]); [`Links::set_anchors`]
+//! reorders packed lists in place. So the `&self` writers only ever see the writable words.
 
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
@@ -120,6 +127,7 @@ impl Layer0 {
         let mut ends = Vec::new();
         grow(&mut ends, n);
         Layer0(L0::Packed(Packed {
+            m0,
             ends,
             bytes,
             width,
@@ -130,6 +138,8 @@ impl Layer0 {
     /// Appends the next node's list (at most `2·M` slots, each below `2^(8·width)`: the
     /// caller checked them against the node count).
     pub(crate) fn push(&mut self, list: &[u32]) {
+        // Longer lists would shift every later list when thawed.
+        debug_assert!(list.len() <= self.m0(), "a layer-0 list over 2·M entries");
         match &mut self.0 {
             L0::Packed(p) => {
                 // Drop the padding, append, pad again.
@@ -148,6 +158,14 @@ impl Layer0 {
         }
     }
 
+    /// Capacity of a layer-0 list.
+    fn m0(&self) -> usize {
+        match &self.0 {
+            L0::Packed(p) => p.m0,
+            L0::Words { m0, .. } => *m0,
+        }
+    }
+
     /// Lists pushed.
     fn lists(&self) -> usize {
         match &self.0 {
@@ -163,6 +181,8 @@ const PACK_PAD: usize = 3;
 /// Layer 0 at real list lengths (see [`Layer0`]).
 #[derive(Debug)]
 struct Packed {
+    /// Capacity of a list (`2·M`): no packed list is longer.
+    m0: usize,
     /// `ends[s]`: entries in the lists of slots `0..=s`.
     ends: Vec<u32>,
     /// The entries, `width` little-endian bytes each, then [`PACK_PAD`] zero bytes.
@@ -313,7 +333,8 @@ impl Links {
     }
 
     /// Adds a node with empty lists on layers `0..=level` (`level` at most [`MAX_LEVEL`]).
-    /// Fails (changing nothing) when the upper lists would number more than `u32::MAX`.
+    /// Fails when the upper lists would number more than `u32::MAX`, adding nothing (a packed
+    /// layer 0 is thawed all the same: same lists, writable layout).
     pub(crate) fn push(&mut self, level: usize) -> Result<(), ()> {
         self.thaw();
         self.push_upper(level)?;
@@ -423,8 +444,9 @@ impl Links {
         }
     }
 
-    /// Starts loading where a packed layer-0 list of `slot` starts (nothing for the writable
-    /// layout, whose lists are found without a lookup). Timing only.
+    /// Starts loading the end of `slot`'s packed layer-0 list (`ends[slot]`; its start,
+    /// `ends[slot - 1]`, is on the same cache line for 15 slots in 16). Nothing for the
+    /// writable layout, whose lists are found without a lookup. Timing only.
     #[inline]
     pub(crate) fn prefetch_end(&self, slot: u32) {
         if let Some(p) = &self.packed
@@ -785,8 +807,10 @@ impl Links {
         let Some(p) = self.packed.take() else {
             return;
         };
+        // With the spare room `grow` would leave: a thaw is always followed by a push or a
+        // reserve, which then need not move the whole array again.
         let mut level0 = Vec::new();
-        grow(&mut level0, self.len * self.m0);
+        grow(&mut level0, (self.len + self.len / 32 + 8) * self.m0);
         for slot in 0..self.len as u32 {
             let mut n = 0;
             for v in p.list(slot) {
