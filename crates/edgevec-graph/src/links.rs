@@ -1033,6 +1033,45 @@ mod tests {
         }
     }
 
+    /// The widest slot a 3-byte entry holds (2²⁴ − 1, at n = 2²⁴) and the first 4-byte graph,
+    /// read through the padding at the very end, reordered in place and thawed.
+    #[test]
+    fn packed_entries_take_four_bytes_past_2_24_nodes() {
+        for n in [(1usize << 24), (1 << 24) + 1] {
+            let levels = vec![0u8; n];
+            let last = (n - 1) as u32;
+            let lists = |s: usize| -> Vec<u32> {
+                match s {
+                    0 => vec![last, 0xFF_FFFF.min(last), 1],
+                    s if s + 1 == n => vec![last - 1, last],
+                    s if s + 2 == n => vec![],
+                    _ => vec![],
+                }
+            };
+            let total: usize = [0, n - 1, n - 2].iter().map(|&s| lists(s).len()).sum();
+            let mut l0 = Layer0::for_graph(2, n, total);
+            for s in 0..n {
+                l0.push(&lists(s));
+            }
+            let mut l = Links::load(2, &levels, l0).unwrap();
+            assert!(l.is_packed());
+            for s in [0, n - 2, n - 1, 5] {
+                assert_eq!(l.read(s as u32, 0), lists(s), "n {n} slot {s}");
+                l.prefetch0(s as u32);
+                l.prefetch_end(s as u32);
+            }
+            let mut anchors = vec![NONE; n];
+            anchors[last as usize] = last;
+            anchors[(last - 1) as usize] = last;
+            l.set_anchors(&anchors).unwrap();
+            assert_eq!(l.anchors(), anchors);
+            l.thaw();
+            for s in [0, n - 2, n - 1, 5] {
+                assert_eq!(l.read(s as u32, 0), lists(s), "thawed n {n} slot {s}");
+            }
+        }
+    }
+
     #[test]
     fn a_node_pins_at_most_255_children() {
         // Only M = 128 has lists (256 entries) long enough to run out of pins.
