@@ -529,6 +529,16 @@ pub(crate) fn dist32(x: f64) -> f32 {
     x as f32
 }
 
+/// The panic of a distance asked of a code with the wrong length (a caller's bug: codes from
+/// [`Codes`] always have the quantizer's length). Out of line and cold, so that the check it
+/// ends stays one compare in the distance loops.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn wrong_code_length(expected: usize, found: usize) -> ! {
+    panic!("{}", QuantError::CodeLength { expected, found })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,14 +626,4 @@ mod tests {
         assert!(check_clip(f32::NAN).is_err());
         assert!(check_clip(0.01).is_ok());
     }
-}
-
-/// The panic of a distance asked of a code with the wrong length (a caller's bug: codes from
-/// [`Codes`] always have the quantizer's length). Out of line and cold, so that the check it
-/// ends stays one compare in the distance loops.
-#[cold]
-#[inline(never)]
-#[track_caller]
-pub(crate) fn wrong_code_length(expected: usize, found: usize) -> ! {
-    panic!("{}", QuantError::CodeLength { expected, found })
 }
