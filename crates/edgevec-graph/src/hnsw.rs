@@ -1153,11 +1153,7 @@ impl<S: VectorStore> Hnsw<S> {
             // One branch per list on its layout, so that each marking loop is specialized.
             let cap = self.links.cap(level);
             match self.links.neighbors(c.slot, level) {
-                Neighbors::Words(w) => s.visited.mark_fresh(
-                    w.map(|x| x.load(Relaxed)).take_while(|&v| v != NONE),
-                    cap,
-                    &mut fresh,
-                ),
+                Neighbors::Words(w) => s.visited.mark_fresh(w, cap, &mut fresh),
                 Neighbors::Packed(p) => s.visited.mark_fresh(p, cap, &mut fresh),
             }
             for (i, &n) in fresh.iter().enumerate() {

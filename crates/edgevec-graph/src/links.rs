@@ -245,7 +245,7 @@ impl Iterator for PackedList<'_> {
 #[derive(Debug, Clone)]
 pub(crate) enum Neighbors<'a> {
     /// Writable words, ended by [`NONE`] or the list's capacity.
-    Words(std::slice::Iter<'a, AtomicU32>),
+    Words(WordList<'a>),
     /// A packed layer-0 list.
     Packed(PackedList<'a>),
 }
@@ -256,22 +256,31 @@ impl Iterator for Neighbors<'_> {
     #[inline]
     fn next(&mut self) -> Option<u32> {
         match self {
-            Neighbors::Words(w) => words_next(w),
+            Neighbors::Words(w) => w.next(),
             Neighbors::Packed(p) => p.next(),
         }
     }
 }
 
-/// The next entry of a list of words (`None` at the end marker).
-#[inline]
-pub(crate) fn words_next(w: &mut std::slice::Iter<'_, AtomicU32>) -> Option<u32> {
-    let v = w.next()?.load(Relaxed);
-    if v == NONE {
-        // Nothing after the end marker counts.
-        *w = [].iter();
-        None
-    } else {
-        Some(v)
+/// The entries of one list of writable words, up to the end marker.
+#[derive(Debug, Clone)]
+pub(crate) struct WordList<'a> {
+    words: std::slice::Iter<'a, AtomicU32>,
+    /// The end marker was read: nothing after it counts.
+    ended: bool,
+}
+
+impl Iterator for WordList<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        if self.ended {
+            return None;
+        }
+        let v = self.words.next()?.load(Relaxed);
+        self.ended = v == NONE;
+        (!self.ended).then_some(v)
     }
 }
 
@@ -469,7 +478,10 @@ impl Links {
     pub(crate) fn neighbors(&self, slot: u32, level: usize) -> Neighbors<'_> {
         match &self.packed {
             Some(p) if level == 0 => Neighbors::Packed(p.list(slot)),
-            _ => Neighbors::Words(self.words(slot, level).iter()),
+            _ => Neighbors::Words(WordList {
+                words: self.words(slot, level).iter(),
+                ended: false,
+            }),
         }
     }
 
