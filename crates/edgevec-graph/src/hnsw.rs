@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::ids::Ids;
 use crate::links::{Layer0, Links, MAX_LEVEL, NONE, Neighbors};
 use crate::parts::GraphParts;
-use crate::scratch::{Cand, Scratch, ScratchPool};
+use crate::scratch::{Beam, Cand, Scratch, ScratchPool, Visited};
 use crate::store::{F32Store, VectorStore};
 use crate::{GraphError, HnswParams, Metric, Neighbor, check_vector};
 
@@ -605,7 +605,7 @@ impl<S: VectorStore> Hnsw<S> {
                 !self.ids.is_deleted(slot) && filter.is_none_or(|f| f(self.ids.id(slot)))
             };
             let n_found = self
-                .search_layer(&q, &[cur], ef, 0, s, false, &accept)
+                .search_layer(&q, &[cur], ef, 0, s, false, filter.is_some(), &accept)
                 .len();
             if n_found < ef && !s.visited.is_marked(ep) {
                 // The layer-0 walk from where the descent ended ran out of nodes (fewer than
@@ -616,7 +616,7 @@ impl<S: VectorStore> Hnsw<S> {
                     dist: self.store.distance(&q, ep),
                     slot: ep,
                 };
-                self.search_layer(&q, &[entry], ef, 0, s, true, &accept);
+                self.search_layer(&q, &[entry], ef, 0, s, true, filter.is_some(), &accept);
             }
             let found = &s.found;
             let mut hits: Vec<(u32, Neighbor)> = found
@@ -863,6 +863,7 @@ impl<S: VectorStore> Hnsw<S> {
                     l,
                     s,
                     false,
+                    false,
                     &accept,
                 )
                 .to_vec();
@@ -1038,20 +1039,28 @@ impl<S: VectorStore> Hnsw<S> {
 
     /// [`Hnsw::anchor_among`] over the nodes a fresh layer-0 search for `q` finds.
     fn anchor_by_search(&self, q: u32, s: &mut Scratch) -> bool {
-        let found = self.nearest_to_node(q, s, &|x: u32| x != q && self.is_anchored(x));
+        // Unanchored nodes may be many (a compaction's repair): a selective filter.
+        let found = self.nearest_to_node(q, s, true, &|x: u32| x != q && self.is_anchored(x));
         self.anchor_among(q, &found) || self.anchor_anywhere(q)
     }
 
     /// The layer-0 neighbourhood of node `u`'s own vector, found by a fresh search from the
-    /// entry point (`ef_construction` wide), keeping only nodes that pass `accept`.
-    fn nearest_to_node(&self, u: u32, s: &mut Scratch, accept: &impl Fn(u32) -> bool) -> Vec<Cand> {
+    /// entry point (`ef_construction` wide), keeping only nodes that pass `accept`
+    /// (`selective` as in [`Hnsw::search_layer`]).
+    fn nearest_to_node(
+        &self,
+        u: u32,
+        s: &mut Scratch,
+        selective: bool,
+        accept: &impl Fn(u32) -> bool,
+    ) -> Vec<Cand> {
         let Some((ep, top)) = unpack(self.entry.load(Acquire)) else {
             return Vec::new();
         };
         let query = self.store.node_query(u);
         let cur = self.descend(&query, ep, top, 0);
         let ef = self.params.ef_construction;
-        self.search_layer(&query, &[cur], ef, 0, s, false, accept)
+        self.search_layer(&query, &[cur], ef, 0, s, false, selective, accept)
             .to_vec()
     }
 
@@ -1091,7 +1100,9 @@ impl<S: VectorStore> Hnsw<S> {
     /// Beam search on one layer. Every reachable node may be expanded; only nodes for which
     /// `accept` holds enter the results. Returns up to `ef` accepted nodes, nearest first (also
     /// left in `s.found`). With `resume`, the visited marks and results of the previous call
-    /// are kept and the walk continues from `entries`.
+    /// are kept and the walk continues from `entries`. `selective` says that `accept` may
+    /// reject most nodes (a user's filter): the frontier is then kept in heaps, whose cost does
+    /// not grow with the rejected nodes, instead of the sorted pool.
     #[allow(clippy::too_many_arguments)]
     fn search_layer<'s>(
         &self,
@@ -1101,46 +1112,61 @@ impl<S: VectorStore> Hnsw<S> {
         level: usize,
         s: &'s mut Scratch,
         resume: bool,
+        selective: bool,
         accept: &impl Fn(u32) -> bool,
     ) -> &'s [Cand] {
-        s.candidates.clear();
-        if resume {
-            s.results.extend(s.found.drain(..));
-        } else {
+        if !resume {
             s.visited.reset(self.links.len());
-            s.results.clear();
         }
+        let Scratch {
+            visited,
+            heaps,
+            pool,
+            fresh,
+            found,
+        } = s;
+        if selective {
+            self.walk(
+                q, entries, ef, level, visited, fresh, heaps, found, resume, accept,
+            );
+        } else {
+            self.walk(
+                q, entries, ef, level, visited, fresh, pool, found, resume, accept,
+            );
+        }
+        &s.found
+    }
+
+    /// [`Hnsw::search_layer`]'s walk over one kind of [`Beam`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn walk<B: Beam>(
+        &self,
+        q: &S::Query<'_>,
+        entries: &[Cand],
+        ef: usize,
+        level: usize,
+        visited: &mut Visited,
+        fresh: &mut Vec<u32>,
+        beam: &mut B,
+        found: &mut Vec<Cand>,
+        resume: bool,
+        accept: &impl Fn(u32) -> bool,
+    ) {
+        beam.begin(ef, resume, found);
         for &e in entries {
-            if s.visited.check_and_mark(e.slot) {
+            if visited.check_and_mark(e.slot) || !beam.admits(e.dist) {
                 continue;
             }
-            s.candidates.push(std::cmp::Reverse(e));
-            if accept(e.slot) {
-                s.results.push(e);
-                if s.results.len() > ef {
-                    s.results.pop();
-                }
-            }
+            beam.push(e, accept(e.slot));
         }
-        let full_bound = |r: &std::collections::BinaryHeap<Cand>| {
-            if r.len() >= ef {
-                r.peek().map_or(f32::INFINITY, |c| c.dist)
-            } else {
-                f32::INFINITY
-            }
-        };
-        let mut bound = full_bound(&s.results);
-        let mut fresh = std::mem::take(&mut s.fresh);
         let ahead = self.store.prefetch_distance();
-        while let Some(std::cmp::Reverse(c)) = s.candidates.pop() {
-            if c.dist > bound {
-                break;
-            }
+        while let Some(c) = beam.next() {
             // The next candidate's list is probably the next one read: start loading it while
             // this one's neighbours are measured.
             let mut next_dist = f32::INFINITY;
             if level == 0
-                && let Some(std::cmp::Reverse(next)) = s.candidates.peek()
+                && let Some(next) = beam.peek()
             {
                 self.links.prefetch0(next.slot);
                 next_dist = next.dist;
@@ -1153,8 +1179,8 @@ impl<S: VectorStore> Hnsw<S> {
             // One branch per list on its layout, so that each marking loop is specialized.
             let cap = self.links.cap(level);
             match self.links.neighbors(c.slot, level) {
-                Neighbors::Words(w) => s.visited.mark_fresh(w, cap, &mut fresh),
-                Neighbors::Packed(p) => s.visited.mark_fresh(p, cap, &mut fresh),
+                Neighbors::Words(w) => visited.mark_fresh(w, cap, fresh),
+                Neighbors::Packed(p) => visited.mark_fresh(p, cap, fresh),
             }
             for (i, &n) in fresh.iter().enumerate() {
                 if i < ahead {
@@ -1168,8 +1194,7 @@ impl<S: VectorStore> Hnsw<S> {
                     self.store.prefetch_all(next);
                 }
                 let d = self.store.distance(q, n);
-                if s.results.len() < ef || d < bound {
-                    let cand = Cand { dist: d, slot: n };
+                if beam.admits(d) {
                     if level == 0 {
                         if d < next_dist {
                             // The new nearest candidate: its list is the next one read.
@@ -1179,25 +1204,11 @@ impl<S: VectorStore> Hnsw<S> {
                             self.links.prefetch_end(n);
                         }
                     }
-                    s.candidates.push(std::cmp::Reverse(cand));
-                    if accept(n) {
-                        if s.results.len() < ef {
-                            s.results.push(cand);
-                        } else if let Some(mut worst) = s.results.peek_mut() {
-                            // Full and `d < bound`: the new node replaces the farthest, one
-                            // sift instead of a push and a pop.
-                            *worst = cand;
-                        }
-                        bound = full_bound(&s.results);
-                    }
+                    beam.push(Cand { dist: d, slot: n }, accept(n));
                 }
             }
         }
-        s.fresh = fresh;
-        s.found.clear();
-        s.found.extend(s.results.drain());
-        s.found.sort_unstable();
-        &s.found
+        beam.finish(found);
     }
 
     /// Slots reachable from `starts` over layer-0 edges.
@@ -1347,7 +1358,7 @@ impl<S: VectorStore> Hnsw<S> {
 
     /// Gives a node with no layer-0 neighbours a fresh list from a search.
     fn relink_isolated(&self, u: u32, s: &mut Scratch) {
-        let found = self.nearest_to_node(u, s, &|x: u32| x != u);
+        let found = self.nearest_to_node(u, s, false, &|x: u32| x != u);
         let chosen = self.select(&found, self.params.m, 0, None);
         self.links.write(u, 0, &chosen);
     }

@@ -1,5 +1,6 @@
 //! Per-search working memory, reused across searches: a visited bitset cleared in O(1) by
-//! generation counters, and the two heaps of the beam search.
+//! generation counters, and the frontier and results of the beam search (a sorted pool, or two
+//! heaps for filtered searches).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -28,7 +29,7 @@ impl Cand {
     /// One integer whose order is `(dist.total_cmp, slot)`: the heaps compare candidates all the
     /// time, and a single 64-bit comparison is cheaper than a float order then a tie-break.
     #[inline]
-    fn key(&self) -> u64 {
+    pub(crate) fn key(&self) -> u64 {
         let bits = self.dist.to_bits();
         // f32::total_cmp's mapping (negative values have their magnitude bits flipped), moved
         // to unsigned order by flipping the sign bit.
@@ -141,14 +142,240 @@ impl Visited {
     }
 }
 
+/// The frontier and the results of one layer search (HNSW's candidate and result sets): which
+/// node to expand next, and which nodes a newly measured one must beat. Two implementations:
+/// [`Pool`], one sorted array, for searches where nearly every node is accepted, and [`Heaps`],
+/// the textbook pair of heaps, whose cost does not grow with the rejected nodes a selective
+/// filter leaves on the frontier.
+pub(crate) trait Beam {
+    /// Starts a layer search keeping up to `ef` accepted nodes. With `resume`, the nodes of
+    /// `found` (the previous call's results, all expanded) are results again.
+    fn begin(&mut self, ef: usize, resume: bool, found: &mut Vec<Cand>);
+    /// Whether a node at `dist` enters: fewer than `ef` results, or nearer than the farthest.
+    fn admits(&self, dist: f32) -> bool;
+    /// Adds an admitted node to the frontier (and to the results when `accepted`).
+    fn push(&mut self, c: Cand, accepted: bool);
+    /// The next node to expand, marked expanded; `None` when the search is over (no node on
+    /// the frontier is nearer than the farthest of `ef` results).
+    fn next(&mut self) -> Option<Cand>;
+    /// The node [`Beam::next`] would return now, left on the frontier.
+    fn peek(&self) -> Option<Cand>;
+    /// Leaves the accepted results in `found`, nearest first.
+    fn finish(&mut self, found: &mut Vec<Cand>);
+    /// Bytes held.
+    fn memory_bytes(&self) -> usize;
+}
+
+/// [`Beam`] as two binary heaps: the frontier (nearest on top) and the results (farthest on
+/// top). Pushes and pops are O(log n) whatever the share of rejected nodes.
+#[derive(Debug, Default)]
+pub(crate) struct Heaps {
+    candidates: BinaryHeap<Reverse<Cand>>,
+    results: BinaryHeap<Cand>,
+    ef: usize,
+    bound: f32,
+}
+
+impl Heaps {
+    fn update_bound(&mut self) {
+        self.bound = match self.results.peek() {
+            Some(c) if self.results.len() >= self.ef => c.dist,
+            _ => f32::INFINITY,
+        };
+    }
+}
+
+impl Beam for Heaps {
+    fn begin(&mut self, ef: usize, resume: bool, found: &mut Vec<Cand>) {
+        self.ef = ef;
+        self.candidates.clear();
+        self.results.clear();
+        if resume {
+            self.results.extend(found.drain(..));
+        }
+        self.update_bound();
+    }
+
+    #[inline]
+    fn admits(&self, dist: f32) -> bool {
+        self.results.len() < self.ef || dist < self.bound
+    }
+
+    #[inline]
+    fn push(&mut self, c: Cand, accepted: bool) {
+        self.candidates.push(Reverse(c));
+        if accepted {
+            if self.results.len() < self.ef {
+                self.results.push(c);
+            } else if let Some(mut worst) = self.results.peek_mut() {
+                // Full and admitted (nearer than the farthest): the new node replaces the
+                // farthest, one sift instead of a push and a pop.
+                *worst = c;
+            }
+            self.update_bound();
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<Cand> {
+        let Reverse(c) = self.candidates.pop()?;
+        if c.dist > self.bound { None } else { Some(c) }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<Cand> {
+        self.candidates.peek().map(|r| r.0)
+    }
+
+    fn finish(&mut self, found: &mut Vec<Cand>) {
+        found.clear();
+        found.extend(self.results.drain());
+        found.sort_unstable();
+    }
+
+    fn memory_bytes(&self) -> usize {
+        (self.candidates.capacity() + self.results.capacity()) * 8
+    }
+}
+
+/// One frontier entry of a [`Pool`].
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: u64,
+    cand: Cand,
+    accepted: bool,
+    expanded: bool,
+}
+
+/// [`Beam`] as one array sorted nearest first: every admitted node, until the `ef`-th accepted
+/// node moves nearer than it. The next node to expand is the first one not expanded yet, found
+/// from a cursor; the results are the accepted entries, already in order.
+///
+/// It holds [`Heaps`]' results plus the part of their frontier that can still be expanded (a
+/// frontier node farther than the `ef`-th result ends the search when popped), so the two
+/// expand the same nodes in the same order, ties included. An insert is a binary search and a
+/// move of the entries after it: a few hundred bytes at the usual `ef`, cheaper than the sifts
+/// of two heaps and their unpredictable branches. Rejected nodes stay in the array too, so a
+/// filter that rejects most nodes makes it long: such searches use [`Heaps`].
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    entries: Vec<Entry>,
+    /// Accepted entries, at most `ef`.
+    accepted: usize,
+    /// With `ef` accepted entries, the distance of the farthest; no entry is farther.
+    bound: f32,
+    /// No entry before this one is waiting to be expanded.
+    cursor: usize,
+    ef: usize,
+}
+
+impl Beam for Pool {
+    fn begin(&mut self, ef: usize, resume: bool, found: &mut Vec<Cand>) {
+        self.ef = ef;
+        self.entries.clear();
+        if resume {
+            // `found` is sorted and its nodes were expanded by the previous call.
+            self.entries.extend(found.drain(..).map(|cand| Entry {
+                key: cand.key(),
+                cand,
+                accepted: true,
+                expanded: true,
+            }));
+        }
+        self.accepted = self.entries.len();
+        self.cursor = self.entries.len();
+        self.bound = match self.entries.last() {
+            Some(e) if self.accepted >= ef => e.cand.dist,
+            _ => f32::INFINITY,
+        };
+    }
+
+    #[inline]
+    fn admits(&self, dist: f32) -> bool {
+        self.accepted < self.ef || dist < self.bound
+    }
+
+    #[inline]
+    fn push(&mut self, c: Cand, accepted: bool) {
+        let key = c.key();
+        let at = self.entries.partition_point(|e| e.key < key);
+        self.entries.insert(
+            at,
+            Entry {
+                key,
+                cand: c,
+                accepted,
+                expanded: false,
+            },
+        );
+        self.cursor = self.cursor.min(at);
+        if !accepted {
+            return;
+        }
+        self.accepted += 1;
+        if self.accepted > self.ef {
+            // The old farthest result leaves the results; as a frontier node it may still be
+            // expanded if it ties with the new farthest, so it is only dropped below.
+            if let Some(e) = self.entries.iter_mut().rev().find(|e| e.accepted) {
+                e.accepted = false;
+            }
+            self.accepted -= 1;
+        }
+        if self.accepted == self.ef {
+            if let Some(e) = self.entries.iter().rev().find(|e| e.accepted) {
+                self.bound = e.cand.dist;
+            }
+            // Entries farther than the farthest result would end the search: drop them.
+            while self
+                .entries
+                .last()
+                .is_some_and(|e| e.cand.dist > self.bound)
+            {
+                self.entries.pop();
+            }
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<Cand> {
+        while let Some(e) = self.entries.get_mut(self.cursor) {
+            self.cursor += 1;
+            if !e.expanded {
+                e.expanded = true;
+                return Some(e.cand);
+            }
+        }
+        None
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<Cand> {
+        self.entries
+            .get(self.cursor..)?
+            .iter()
+            .find(|e| !e.expanded)
+            .map(|e| e.cand)
+    }
+
+    fn finish(&mut self, found: &mut Vec<Cand>) {
+        found.clear();
+        found.extend(self.entries.iter().filter(|e| e.accepted).map(|e| e.cand));
+        self.entries.clear();
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+    }
+}
+
 /// Everything one search needs besides the graph.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     pub(crate) visited: Visited,
-    /// Nodes still to expand, nearest first.
-    pub(crate) candidates: BinaryHeap<Reverse<Cand>>,
-    /// The best accepted nodes so far, farthest on top.
-    pub(crate) results: BinaryHeap<Cand>,
+    /// The beam of searches with a filter that may reject most nodes.
+    pub(crate) heaps: Heaps,
+    /// The beam of every other search.
+    pub(crate) pool: Pool,
     /// The not-yet-visited part of a neighbour list.
     pub(crate) fresh: Vec<u32>,
     /// The result of the last layer search, nearest first.
@@ -199,8 +426,9 @@ impl ScratchPool {
                 + v.iter()
                     .map(|s| {
                         s.visited.memory_bytes()
-                            + (s.candidates.capacity() + s.results.capacity() + s.found.capacity())
-                                * 8
+                            + s.heaps.memory_bytes()
+                            + s.pool.memory_bytes()
+                            + s.found.capacity() * 8
                             + s.fresh.capacity() * 4
                     })
                     .sum::<usize>()
@@ -211,6 +439,8 @@ impl ScratchPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngSeed, TestCaseError};
 
     #[test]
     fn candidate_order_is_total_cmp_then_slot() {
@@ -290,5 +520,83 @@ mod tests {
         };
         assert!(a < b);
         assert!(b < c);
+    }
+
+    /// One step of a layer walk, as the walk drives a beam.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A measured node: distance from a small set (so that ties are common) and accepted.
+        Node(u8, bool),
+        /// Expand the next node.
+        Next,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            3 => (0u8..12, prop::bool::weighted(0.8)).prop_map(|(d, a)| Step::Node(d, a)),
+            1 => Just(Step::Next),
+        ]
+    }
+
+    /// Drives both beams through the same walk; they must admit, expand and find the same.
+    fn same_walk(ef: usize, resume: &[u8], steps: &[Step]) -> Result<(), TestCaseError> {
+        let (mut heaps, mut pool) = (Heaps::default(), Pool::default());
+        let mut slot = 0u32;
+        let mut fresh = |d: u8| {
+            slot += 1;
+            Cand {
+                dist: f32::from(d),
+                slot,
+            }
+        };
+        let mut found: Vec<Cand> = resume.iter().map(|&d| fresh(d)).collect();
+        found.sort_unstable();
+        found.truncate(ef.saturating_sub(1));
+        let mut found2 = found.clone();
+        heaps.begin(ef, !found.is_empty(), &mut found);
+        pool.begin(ef, !found2.is_empty(), &mut found2);
+        for st in steps {
+            match *st {
+                Step::Node(d, accepted) => {
+                    let c = fresh(d);
+                    prop_assert_eq!(heaps.admits(c.dist), pool.admits(c.dist));
+                    if heaps.admits(c.dist) {
+                        heaps.push(c, accepted);
+                        pool.push(c, accepted);
+                    }
+                }
+                Step::Next => {
+                    let (a, b) = (heaps.next(), pool.next());
+                    prop_assert_eq!(a, b);
+                    if a.is_none() {
+                        break;
+                    }
+                    prop_assert!(pool.peek().is_none_or(|p| Some(p) == heaps.peek()));
+                }
+            }
+        }
+        heaps.finish(&mut found);
+        pool.finish(&mut found2);
+        prop_assert_eq!(&found, &found2);
+        prop_assert!(found.len() <= ef && found.is_sorted());
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(Config {
+            cases: 512,
+            rng_seed: RngSeed::Fixed(0xBEA_0001),
+            failure_persistence: None,
+            ..Config::default()
+        })]
+
+        #[test]
+        fn pool_walks_like_the_heaps(
+            ef in 1usize..10,
+            resume in prop::collection::vec(0u8..12, 0..6),
+            steps in prop::collection::vec(step(), 0..80),
+        ) {
+            same_walk(ef, &resume, &steps)?;
+        }
     }
 }
