@@ -36,6 +36,16 @@ impl Cand {
         let ordered = (bits ^ ((((bits as i32) >> 31) as u32) >> 1)) ^ 0x8000_0000;
         (u64::from(ordered) << 32) | u64::from(self.slot)
     }
+
+    /// The candidate whose [`Cand::key`] is `key`.
+    #[inline]
+    pub(crate) fn from_key(key: u64) -> Self {
+        let t = ((key >> 32) as u32) ^ 0x8000_0000;
+        Cand {
+            dist: f32::from_bits(t ^ ((((t as i32) >> 31) as u32) >> 1)),
+            slot: key as u32,
+        }
+    }
 }
 
 impl Ord for Cand {
@@ -241,10 +251,17 @@ impl Beam for Heaps {
 /// One frontier entry of a [`Pool`].
 #[derive(Debug, Clone, Copy)]
 struct Entry {
+    /// [`Cand::key`]: the candidate itself, in the order the array is sorted by.
     key: u64,
-    cand: Cand,
     accepted: bool,
     expanded: bool,
+}
+
+impl Entry {
+    #[inline]
+    fn cand(&self) -> Cand {
+        Cand::from_key(self.key)
+    }
 }
 
 /// [`Beam`] as one array sorted nearest first: every admitted node, until the `ef`-th accepted
@@ -277,7 +294,6 @@ impl Beam for Pool {
             // `found` is sorted and its nodes were expanded by the previous call.
             self.entries.extend(found.drain(..).map(|cand| Entry {
                 key: cand.key(),
-                cand,
                 accepted: true,
                 expanded: true,
             }));
@@ -285,7 +301,7 @@ impl Beam for Pool {
         self.accepted = self.entries.len();
         self.cursor = self.entries.len();
         self.bound = match self.entries.last() {
-            Some(e) if self.accepted >= ef => e.cand.dist,
+            Some(e) if self.accepted >= ef => e.cand().dist,
             _ => f32::INFINITY,
         };
     }
@@ -303,7 +319,6 @@ impl Beam for Pool {
             at,
             Entry {
                 key,
-                cand: c,
                 accepted,
                 expanded: false,
             },
@@ -323,13 +338,13 @@ impl Beam for Pool {
         }
         if self.accepted == self.ef {
             if let Some(e) = self.entries.iter().rev().find(|e| e.accepted) {
-                self.bound = e.cand.dist;
+                self.bound = e.cand().dist;
             }
             // Entries farther than the farthest result would end the search: drop them.
             while self
                 .entries
                 .last()
-                .is_some_and(|e| e.cand.dist > self.bound)
+                .is_some_and(|e| e.cand().dist > self.bound)
             {
                 self.entries.pop();
             }
@@ -342,7 +357,7 @@ impl Beam for Pool {
             self.cursor += 1;
             if !e.expanded {
                 e.expanded = true;
-                return Some(e.cand);
+                return Some(e.cand());
             }
         }
         None
@@ -354,12 +369,12 @@ impl Beam for Pool {
             .get(self.cursor..)?
             .iter()
             .find(|e| !e.expanded)
-            .map(|e| e.cand)
+            .map(|e| e.cand())
     }
 
     fn finish(&mut self, found: &mut Vec<Cand>) {
         found.clear();
-        found.extend(self.entries.iter().filter(|e| e.accepted).map(|e| e.cand));
+        found.extend(self.entries.iter().filter(|e| e.accepted).map(|e| e.cand()));
         self.entries.clear();
     }
 
@@ -465,6 +480,8 @@ mod tests {
                     let (x, y) = (Cand { dist: a, slot: sa }, Cand { dist: b, slot: sb });
                     let want = a.total_cmp(&b).then(sa.cmp(&sb));
                     assert_eq!(x.cmp(&y), want, "{a} {sa} vs {b} {sb}");
+                    let back = Cand::from_key(x.key());
+                    assert_eq!((back.dist.to_bits(), back.slot), (a.to_bits(), sa));
                 }
             }
         }
