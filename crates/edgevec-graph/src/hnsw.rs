@@ -599,13 +599,14 @@ impl<S: VectorStore> Hnsw<S> {
             return Ok(Vec::new());
         }
         let ef = ef.max(k);
+        let selective = filter.is_some() || self.many_tombstones();
         Ok(self.pool.with(|s| {
             let cur = self.descend(&q, ep, top, 0);
             let accept = |slot: u32| {
                 !self.ids.is_deleted(slot) && filter.is_none_or(|f| f(self.ids.id(slot)))
             };
             let n_found = self
-                .search_layer(&q, &[cur], ef, 0, s, false, filter.is_some(), &accept)
+                .search_layer(&q, &[cur], ef, 0, s, false, selective, &accept)
                 .len();
             if n_found < ef && !s.visited.is_marked(ep) {
                 // The layer-0 walk from where the descent ended ran out of nodes (fewer than
@@ -616,7 +617,7 @@ impl<S: VectorStore> Hnsw<S> {
                     dist: self.store.distance(&q, ep),
                     slot: ep,
                 };
-                self.search_layer(&q, &[entry], ef, 0, s, true, filter.is_some(), &accept);
+                self.search_layer(&q, &[entry], ef, 0, s, true, selective, &accept);
             }
             let found = &s.found;
             let mut hits: Vec<(u32, Neighbor)> = found
@@ -854,6 +855,7 @@ impl<S: VectorStore> Hnsw<S> {
         // Tombstones route the search but are not chosen as neighbours: compaction would only
         // have to replace them.
         let accept = |x: u32| x != q && !self.ids.is_deleted(x);
+        let many_tombstones = self.many_tombstones();
         for l in (0..=level.min(top)).rev() {
             let found = self
                 .search_layer(
@@ -863,7 +865,7 @@ impl<S: VectorStore> Hnsw<S> {
                     l,
                     s,
                     false,
-                    false,
+                    many_tombstones,
                     &accept,
                 )
                 .to_vec();
@@ -1097,12 +1099,19 @@ impl<S: VectorStore> Hnsw<S> {
         }
     }
 
+    /// Whether more than a quarter of the slots are tombstones: a search without a filter then
+    /// rejects enough nodes that [`Hnsw::search_layer`] keeps its frontier in heaps.
+    fn many_tombstones(&self) -> bool {
+        self.ids.n_deleted() > self.ids.slots() / 4
+    }
+
     /// Beam search on one layer. Every reachable node may be expanded; only nodes for which
     /// `accept` holds enter the results. Returns up to `ef` accepted nodes, nearest first (also
     /// left in `s.found`). With `resume`, the visited marks and results of the previous call
     /// are kept and the walk continues from `entries`. `selective` says that `accept` may
-    /// reject most nodes (a user's filter): the frontier is then kept in heaps, whose cost does
-    /// not grow with the rejected nodes, instead of the sorted pool.
+    /// reject many nodes (a user's filter, many tombstones): the frontier is then kept in heaps,
+    /// whose cost does not grow with the rejected nodes, instead of the sorted pool (which holds
+    /// every admitted rejected node too, so its inserts would lengthen).
     #[allow(clippy::too_many_arguments)]
     fn search_layer<'s>(
         &self,
