@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::ids::Ids;
 use crate::links::{Layer0, Links, MAX_LEVEL, NONE, Neighbors};
 use crate::parts::GraphParts;
-use crate::scratch::{Beam, Cand, Scratch, ScratchPool, Visited};
+use crate::scratch::{Beam, Cand, Pool, Scratch, ScratchPool, Visited};
 use crate::store::{F32Store, VectorStore};
 use crate::{GraphError, HnswParams, Metric, Neighbor, check_vector};
 
@@ -1109,9 +1109,10 @@ impl<S: VectorStore> Hnsw<S> {
     /// `accept` holds enter the results. Returns up to `ef` accepted nodes, nearest first (also
     /// left in `s.found`). With `resume`, the visited marks and results of the previous call
     /// are kept and the walk continues from `entries`. `selective` says that `accept` may
-    /// reject many nodes (a user's filter, many tombstones): the frontier is then kept in heaps,
-    /// whose cost does not grow with the rejected nodes, instead of the sorted pool (which holds
-    /// every admitted rejected node too, so its inserts would lengthen).
+    /// reject many nodes (a user's filter, many tombstones): the frontier is then kept in heaps
+    /// (O(log n) per insert) instead of the sorted pool, which holds every admitted rejected node
+    /// too and moves O(n) entries per insert. A pool that grows long anyway hands its state to
+    /// the heaps mid-walk; both expand the same nodes in the same order.
     #[allow(clippy::too_many_arguments)]
     fn search_layer<'s>(
         &self,
@@ -1134,41 +1135,59 @@ impl<S: VectorStore> Hnsw<S> {
             fresh,
             found,
         } = s;
-        if selective {
-            self.walk(
-                q, entries, ef, level, visited, fresh, heaps, found, resume, accept,
-            );
+        // Past `Pool::MAX_EF` an insert into the pool moves kilobytes: the heaps are cheaper.
+        if selective || ef > Pool::MAX_EF {
+            heaps.begin(ef, resume, found);
+            self.seed(entries, visited, heaps, accept);
         } else {
-            self.walk(
-                q, entries, ef, level, visited, fresh, pool, found, resume, accept,
-            );
+            pool.begin(ef, resume, found);
+            self.seed(entries, visited, pool, accept);
+            if self.walk(q, level, visited, fresh, pool, accept) {
+                pool.finish(found);
+                return &s.found;
+            }
+            // The pool grew long (a region dense with rejected nodes, or ranking nearly every
+            // node while fewer than `ef` are accepted): the heaps take over the same state.
+            pool.spill_into(heaps);
         }
+        self.walk(q, level, visited, fresh, heaps, accept);
+        heaps.finish(found);
         &s.found
     }
 
-    /// [`Hnsw::search_layer`]'s walk over one kind of [`Beam`].
-    #[allow(clippy::too_many_arguments)]
+    /// Puts the unvisited `entries` on the beam.
     #[inline]
-    fn walk<B: Beam>(
+    fn seed<B: Beam>(
         &self,
-        q: &S::Query<'_>,
         entries: &[Cand],
-        ef: usize,
-        level: usize,
         visited: &mut Visited,
-        fresh: &mut Vec<u32>,
         beam: &mut B,
-        found: &mut Vec<Cand>,
-        resume: bool,
         accept: &impl Fn(u32) -> bool,
     ) {
-        beam.begin(ef, resume, found);
+        // Never more seeds than results: each is then admitted, as the seeds of the heaps
+        // before the `Beam` trait were (they evicted by (distance, slot) on overflow).
+        debug_assert!(entries.len() <= beam.ef());
         for &e in entries {
             if visited.check_and_mark(e.slot) || !beam.admits(e.dist) {
                 continue;
             }
             beam.push(e, accept(e.slot));
         }
+    }
+
+    /// [`Hnsw::search_layer`]'s walk over one kind of [`Beam`], from the state it holds. Returns
+    /// `false`, between two expansions, as soon as the beam says it is too long
+    /// ([`Beam::too_long`]); `true` when the search is over.
+    #[inline]
+    fn walk<B: Beam>(
+        &self,
+        q: &S::Query<'_>,
+        level: usize,
+        visited: &mut Visited,
+        fresh: &mut Vec<u32>,
+        beam: &mut B,
+        accept: &impl Fn(u32) -> bool,
+    ) -> bool {
         let ahead = self.store.prefetch_distance();
         while let Some(c) = beam.next() {
             // The next candidate's list is probably the next one read: start loading it while
@@ -1216,8 +1235,11 @@ impl<S: VectorStore> Hnsw<S> {
                     beam.push(Cand { dist: d, slot: n }, accept(n));
                 }
             }
+            if beam.too_long() {
+                return false;
+            }
         }
-        beam.finish(found);
+        true
     }
 
     /// Slots reachable from `starts` over layer-0 edges.

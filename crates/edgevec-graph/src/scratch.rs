@@ -161,13 +161,18 @@ pub(crate) trait Beam {
     /// Starts a layer search keeping up to `ef` accepted nodes. With `resume`, the nodes of
     /// `found` (the previous call's results, all expanded) are results again.
     fn begin(&mut self, ef: usize, resume: bool, found: &mut Vec<Cand>);
+    /// The most results kept.
+    fn ef(&self) -> usize;
     /// Whether a node at `dist` enters: fewer than `ef` results, or nearer than the farthest.
+    /// A NaN distance never enters (no built-in store yields one; a custom store might).
     fn admits(&self, dist: f32) -> bool;
     /// Adds an admitted node to the frontier (and to the results when `accepted`).
     fn push(&mut self, c: Cand, accepted: bool);
     /// The next node to expand, marked expanded; `None` when the search is over (no node on
-    /// the frontier is nearer than the farthest of `ef` results).
+    /// the frontier is as near as the farthest of `ef` results or nearer).
     fn next(&mut self) -> Option<Cand>;
+    /// Whether the beam has grown so long that another kind would be cheaper.
+    fn too_long(&self) -> bool;
     /// The node [`Beam::next`] would return now, left on the frontier.
     fn peek(&self) -> Option<Cand>;
     /// Leaves the accepted results in `found`, nearest first.
@@ -177,7 +182,7 @@ pub(crate) trait Beam {
 }
 
 /// [`Beam`] as two binary heaps: the frontier (nearest on top) and the results (farthest on
-/// top). Pushes and pops are O(log n) whatever the share of rejected nodes.
+/// top). Pushes and pops are O(log n), however many rejected nodes the frontier holds.
 #[derive(Debug, Default)]
 pub(crate) struct Heaps {
     candidates: BinaryHeap<Reverse<Cand>>,
@@ -206,9 +211,13 @@ impl Beam for Heaps {
         self.update_bound();
     }
 
+    fn ef(&self) -> usize {
+        self.ef
+    }
+
     #[inline]
     fn admits(&self, dist: f32) -> bool {
-        self.results.len() < self.ef || dist < self.bound
+        (self.results.len() < self.ef && !dist.is_nan()) || dist < self.bound
     }
 
     #[inline]
@@ -235,6 +244,10 @@ impl Beam for Heaps {
     #[inline]
     fn peek(&self) -> Option<Cand> {
         self.candidates.peek().map(|r| r.0)
+    }
+
+    fn too_long(&self) -> bool {
+        false
     }
 
     fn finish(&mut self, found: &mut Vec<Cand>) {
@@ -264,16 +277,20 @@ impl Entry {
     }
 }
 
-/// [`Beam`] as one array sorted nearest first: every admitted node, until the `ef`-th accepted
-/// node moves nearer than it. The next node to expand is the first one not expanded yet, found
-/// from a cursor; the results are the accepted entries, already in order.
+/// [`Beam`] as one array sorted nearest first: every admitted node (expanded or not, accepted
+/// or not) until the `ef`-th accepted node moves nearer than it. The next node to expand is the
+/// first one not expanded yet, found from a cursor; the results are the accepted entries,
+/// already in order.
 ///
-/// It holds [`Heaps`]' results plus the part of their frontier that can still be expanded (a
-/// frontier node farther than the `ef`-th result ends the search when popped), so the two
-/// expand the same nodes in the same order, ties included. An insert is a binary search and a
-/// move of the entries after it: a few hundred bytes at the usual `ef`, cheaper than the sifts
-/// of two heaps and their unpredictable branches. Rejected nodes stay in the array too, so a
-/// filter that rejects most nodes makes it long: such searches use [`Heaps`].
+/// A frontier node farther than the `ef`-th result would end the heaps' search when popped, so
+/// [`Heaps`] and the pool expand the same nodes in the same order, ties included. An insert is
+/// a binary search and a move of the entries after it: a few hundred bytes at the usual `ef`,
+/// cheaper than the sifts of two heaps and their unpredictable branches. The array is longer
+/// than `ef` by the rejected nodes within the bound, and, until `ef` nodes are accepted, by
+/// every node expanded: a filter that rejects most nodes, a large `ef`, or a search that ranks
+/// nearly the whole graph would make the moves O(n) each. Such searches use [`Heaps`] from the
+/// start ([`Pool::MAX_EF`], the caller's `selective`) or from the moment the pool is
+/// [`Beam::too_long`] ([`Pool::spill_into`]).
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
     entries: Vec<Entry>,
@@ -284,6 +301,28 @@ pub(crate) struct Pool {
     /// No entry before this one is waiting to be expanded.
     cursor: usize,
     ef: usize,
+}
+
+impl Pool {
+    /// Beyond this `ef` a search uses [`Heaps`].
+    pub(crate) const MAX_EF: usize = 1024;
+
+    /// Hands the state to `heaps`, which go on from it as if they had walked from the start:
+    /// the unexpanded entries are their frontier, the accepted ones their results.
+    pub(crate) fn spill_into(&mut self, heaps: &mut Heaps) {
+        heaps.ef = self.ef;
+        heaps.candidates.clear();
+        heaps.results.clear();
+        for e in self.entries.drain(..) {
+            if !e.expanded {
+                heaps.candidates.push(Reverse(e.cand()));
+            }
+            if e.accepted {
+                heaps.results.push(e.cand());
+            }
+        }
+        heaps.update_bound();
+    }
 }
 
 impl Beam for Pool {
@@ -306,9 +345,13 @@ impl Beam for Pool {
         };
     }
 
+    fn ef(&self) -> usize {
+        self.ef
+    }
+
     #[inline]
     fn admits(&self, dist: f32) -> bool {
-        self.accepted < self.ef || dist < self.bound
+        (self.accepted < self.ef && !dist.is_nan()) || dist < self.bound
     }
 
     #[inline]
@@ -370,6 +413,10 @@ impl Beam for Pool {
             .iter()
             .find(|e| !e.expanded)
             .map(|e| e.cand())
+    }
+
+    fn too_long(&self) -> bool {
+        self.entries.len() > 2 * self.ef + 64
     }
 
     fn finish(&mut self, found: &mut Vec<Cand>) {
@@ -542,58 +589,105 @@ mod tests {
     /// One step of a layer walk, as the walk drives a beam.
     #[derive(Debug, Clone)]
     enum Step {
-        /// A measured node: distance from a small set (so that ties are common) and accepted.
-        Node(u8, bool),
+        /// A measured node: an index into [`DISTANCES`] (small, so that ties are common) and
+        /// whether it is accepted.
+        Node(usize, bool),
         /// Expand the next node.
         Next,
+        /// The pool hands its state to heaps (as when it grows too long) and they go on.
+        Spill,
     }
+
+    const DISTANCES: [f32; 12] = [
+        0.0,
+        -0.0,
+        1.0,
+        2.0,
+        3.0,
+        4.0,
+        5.0,
+        6.0,
+        7.0,
+        8.0,
+        f32::INFINITY,
+        f32::NAN,
+    ];
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            3 => (0u8..12, prop::bool::weighted(0.8)).prop_map(|(d, a)| Step::Node(d, a)),
-            1 => Just(Step::Next),
+            12 => (0..DISTANCES.len(), prop::bool::weighted(0.8)).prop_map(|(d, a)| Step::Node(d, a)),
+            4 => Just(Step::Next),
+            1 => Just(Step::Spill),
         ]
     }
 
-    /// Drives both beams through the same walk; they must admit, expand and find the same.
-    fn same_walk(ef: usize, resume: &[u8], steps: &[Step]) -> Result<(), TestCaseError> {
-        let (mut heaps, mut pool) = (Heaps::default(), Pool::default());
-        let mut slot = 0u32;
-        let mut fresh = |d: u8| {
-            slot += 1;
-            Cand {
-                dist: f32::from(d),
+    /// Drives the heaps, and the pool (spilled into a second pair of heaps at the first
+    /// `Spill`), through the same walk; they must admit, expand and find the same. Slots come
+    /// from `slots` in that order, so ties in distance meet slots in any order.
+    fn same_walk(
+        ef: usize,
+        resume: &[usize],
+        steps: &[Step],
+        slots: &[u32],
+    ) -> Result<(), TestCaseError> {
+        let (mut heaps, mut pool, mut spilled) = (Heaps::default(), Pool::default(), None);
+        let mut slots = slots.iter().copied();
+        let mut fresh = |d: usize| {
+            slots.next().map(|slot| Cand {
+                dist: DISTANCES[d],
                 slot,
-            }
+            })
         };
-        let mut found: Vec<Cand> = resume.iter().map(|&d| fresh(d)).collect();
+        let mut found: Vec<Cand> = resume.iter().filter_map(|&d| fresh(d)).collect();
+        // A resumed search brings back earlier results: sorted, fewer than `ef`, not NaN.
+        found.retain(|c| !c.dist.is_nan());
         found.sort_unstable();
         found.truncate(ef.saturating_sub(1));
         let mut found2 = found.clone();
         heaps.begin(ef, !found.is_empty(), &mut found);
         pool.begin(ef, !found2.is_empty(), &mut found2);
+        // `other` is the pool, or the heaps it spilled into.
+        macro_rules! other {
+            ($m:ident ( $($a:expr),* )) => {
+                match spilled.as_mut() {
+                    Some(h) => Beam::$m(h, $($a),*),
+                    None => Beam::$m(&mut pool, $($a),*),
+                }
+            };
+        }
         for st in steps {
             match *st {
                 Step::Node(d, accepted) => {
-                    let c = fresh(d);
-                    prop_assert_eq!(heaps.admits(c.dist), pool.admits(c.dist));
-                    if heaps.admits(c.dist) {
+                    let Some(c) = fresh(d) else { break };
+                    let admitted = heaps.admits(c.dist);
+                    prop_assert_eq!(admitted, other!(admits(c.dist)));
+                    prop_assert!(!(admitted && c.dist.is_nan()));
+                    if admitted {
                         heaps.push(c, accepted);
-                        pool.push(c, accepted);
+                        other!(push(c, accepted));
                     }
                 }
                 Step::Next => {
-                    let (a, b) = (heaps.next(), pool.next());
+                    let (a, b) = (heaps.next(), other!(next()));
                     prop_assert_eq!(a, b);
                     if a.is_none() {
                         break;
                     }
-                    prop_assert!(pool.peek().is_none_or(|p| Some(p) == heaps.peek()));
+                    if spilled.is_none() {
+                        prop_assert!(pool.peek().is_none_or(|p| Some(p) == heaps.peek()));
+                    }
+                }
+                Step::Spill => {
+                    if spilled.is_none() {
+                        let mut h = Heaps::default();
+                        pool.spill_into(&mut h);
+                        spilled = Some(h);
+                    }
                 }
             }
         }
         heaps.finish(&mut found);
-        pool.finish(&mut found2);
+        other!(finish(&mut found2));
         prop_assert_eq!(&found, &found2);
         prop_assert!(found.len() <= ef && found.is_sorted());
         Ok(())
@@ -609,11 +703,12 @@ mod tests {
 
         #[test]
         fn pool_walks_like_the_heaps(
-            ef in 1usize..10,
-            resume in prop::collection::vec(0u8..12, 0..6),
-            steps in prop::collection::vec(step(), 0..80),
+            ef in 1usize..17,
+            resume in prop::collection::vec(0..DISTANCES.len() - 1, 0..6),
+            steps in prop::collection::vec(step(), 0..100),
+            slots in Just((0..128u32).collect::<Vec<_>>()).prop_shuffle(),
         ) {
-            same_walk(ef, &resume, &steps)?;
+            same_walk(ef, &resume, &steps, &slots)?;
         }
     }
 }
