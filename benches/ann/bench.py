@@ -73,6 +73,12 @@ CONFIGS = [
     ("edgevec-f32", "EdgeVec f32", "edgevec", {"quantization": "none", "threads": 1}),
     ("edgevec-u8", "EdgeVec u8 + exact rescoring", "edgevec", {"quantization": "u8", "threads": 1}),
     (
+        "edgevec-u8-rim",
+        "EdgeVec u8 + exact rescoring, rows in RAM",
+        "edgevec",
+        {"quantization": "u8", "threads": 1, "rows_in_memory": True},
+    ),
+    (
         "edgevec-f32-2t",
         "EdgeVec f32, 2-thread build",
         "edgevec",
@@ -474,7 +480,10 @@ def remove_index(path):
 
 
 def run_edgevec(cli, data, opts, work, efs, repeats, baseline):
-    index = os.path.join(work, f"edgevec-{opts['quantization']}-{opts['threads']}t.evec")
+    rim = opts.get("rows_in_memory", False)
+    index = os.path.join(
+        work, f"edgevec-{opts['quantization']}-{opts['threads']}t{'-rim' if rim else ''}.evec"
+    )
     la = loadavg()
     out, build_peak, build_wall = run_sampled(
         [cli, "build", "--input", data["base"], "--output", index, "--metric", data["metric"],
@@ -498,6 +507,7 @@ def run_edgevec(cli, data, opts, work, efs, repeats, baseline):
             out = run(
                 [cli, "search", "--index", index, "--queries", data["queries"], "--k", str(K),
                  "--ef", str(ef), "--threads", "1", "--output", hits_f]
+                + (["--rows-in-memory"] if rim else [])
             )
             line = json.loads(out.strip().splitlines()[-1])
             assert line["queries"] == data["nq"] and line["k"] == K and line["ef"] == ef
@@ -619,6 +629,13 @@ def dataset_markdown(name, d, efs):
             f"{wanted}) (u8's default oversample is 2; `rescored` in crates/edgevec/src/lib.rs) "
             f"and rescores those {wanted} candidates with exact distances, reading each f32 row "
             f"from the index file on demand{same}."
+        )
+    if "edgevec-u8-rim" in d["results"]:
+        notes.append(
+            "*Rows in RAM*: the same u8 index searched with `edgevec search --rows-in-memory` "
+            "(`Index::load_rows`): the f32 rows are read into memory after opening (not timed), "
+            "so rescoring reads memory instead of the file; the same answers, for 4 · d more "
+            "bytes of RAM per vector."
         )
     shares = [
         f"{label} {r['other_cpu_seconds']:.1f} s in {r['wall_seconds']:.0f} s"
@@ -875,7 +892,8 @@ def write_report(report, out, efs):
         "cosine`); synthetic is squared L2 (`'l2'`, `METRIC_L2`, `'l2sq'`, `--metric l2`). "
         "usearch is given `dtype='f32'` (its default for cos is bf16).",
         "- EdgeVec rows: f32 (`--quantization none`) and u8 codes with exact rescoring "
-        "(`--quantization u8`).",
+        "(`--quantization u8`), its f32 rows read from the file on demand or (*rows in RAM*, "
+        "`edgevec search --rows-in-memory`) held in memory.",
         "- Disk: size of the saved index file (EdgeVec: the `.evec` snapshot, which for u8 "
         "holds the f32 rows too; hnswlib `save_index`; faiss `write_index`; usearch `save`).",
         f"- {RAM_NOTE}",

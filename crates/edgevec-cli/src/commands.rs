@@ -269,6 +269,7 @@ pub(crate) struct SearchOptions {
     pub(crate) k: usize,
     pub(crate) ef: Option<usize>,
     pub(crate) oversample: Option<usize>,
+    pub(crate) rows_in_memory: bool,
     pub(crate) threads: usize,
     pub(crate) output: Option<PathBuf>,
 }
@@ -279,7 +280,12 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
     if o.output.is_some() {
         ivecs_row_len(o.k)?;
     }
-    let index = open_for_reading(&o.index)?;
+    let mut index = open_for_reading(&o.index)?;
+    if o.rows_in_memory {
+        index
+            .load_rows()
+            .map_err(|e| CliError::new(format!("{}: reading its rows: {e}", o.index.display())))?;
+    }
     let queries = read_vectors(&o.queries, o.dim)?;
     check_dimensions(&index, &o.index, &queries, &o.queries)?;
     let ef = o.ef.unwrap_or(index.params().ef_search);
@@ -328,6 +334,7 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
         ("k", json!(o.k)),
         ("ef", json!(ef)),
         ("oversample", json!(oversample)),
+        ("rows_in_memory", json!(o.rows_in_memory)),
         ("threads", json!(o.threads)),
         ("search_seconds", json!(search_seconds)),
         (

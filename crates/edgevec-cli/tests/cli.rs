@@ -390,6 +390,30 @@ fn info_reports_every_field() {
         assert_eq!(line["oversample"], expected);
         assert_eq!(line["queries"], 1200);
     }
+    // Rows read into memory before searching: the same answers, and the line says so.
+    let u8_index = &index;
+    let mut answers = Vec::new();
+    for flag in [None, Some("--rows-in-memory")] {
+        let out = f.path("rows.ivecs");
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+            &"search",
+            &"--index",
+            u8_index,
+            &"--queries",
+            &queries,
+            &"--k",
+            &"5",
+            &"--output",
+            &out,
+        ];
+        if let Some(v) = &flag {
+            args.push(v);
+        }
+        let line = json(&ok(&args));
+        assert_eq!(line["rows_in_memory"], flag.is_some());
+        answers.push(read_ivecs(&out, 5));
+    }
+    assert_eq!(answers[0], answers[1]);
     let err = fails(
         1,
         &[

@@ -351,6 +351,14 @@ impl<S: VectorStore> Hnsw<S> {
         &self.store
     }
 
+    /// The vector store, mutably: for changes that leave every distance as it is (moving data
+    /// between memory and a file, caching). The graph's links were chosen by the distances the
+    /// store gave; a store whose distances change under it leaves a graph that still answers,
+    /// but with the recall of a graph built for other vectors.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// Number of live (searchable) vectors.
     pub fn len(&self) -> usize {
         self.ids.live()

@@ -642,6 +642,27 @@ impl Index {
         })
     }
 
+    /// Reads into memory the f32 rows that a quantized index opened from a file leaves there.
+    ///
+    /// Opened from a file, a u8, i8 or binary index walks its graph over codes in memory and
+    /// reads the exact row of each rescored candidate from the file (one positioned read,
+    /// served by the page cache), so the rows cost no resident memory. After this call the
+    /// rescoring reads memory instead: faster searches (the reads are about half of a 384-d u8
+    /// search; see docs/QUANTIZATION.md), for `4 · dimensions` more bytes of RAM per vector.
+    /// Does nothing for an f32 index, a not-yet-trained one, or rows already in memory. The
+    /// rows stay in memory for the life of this `Index` (a checkpoint writes them to the new
+    /// snapshot like any row; the next open leaves them in the file again). A failed read
+    /// returns the error and leaves the index as it was.
+    pub fn load_rows(&mut self) -> Result<(), Error> {
+        match &mut self.engine {
+            Engine::U8(g) => g.store_mut().load_rows()?,
+            Engine::I8(g) => g.store_mut().load_rows()?,
+            Engine::Binary(g) => g.store_mut().load_rows()?,
+            Engine::F32(_) | Engine::Pending(_) => {}
+        }
+        Ok(())
+    }
+
     /// Sizes and counts.
     pub fn stats(&self) -> IndexStats {
         let base = IndexStats {

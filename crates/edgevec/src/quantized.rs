@@ -71,6 +71,11 @@ impl<Q: Quantizer> CodeStore<Q> {
         self.rows.row(slot as usize, buf)
     }
 
+    /// Reads the f32 rows left in the snapshot file into memory (see [`Rows::load`]).
+    pub(crate) fn load_rows(&mut self) -> Result<(), edgevec_storage::StorageError> {
+        self.rows.load()
+    }
+
     /// Bytes held by the codes and codec parameters (what a search touches).
     pub(crate) fn code_bytes(&self) -> usize {
         self.codes.memory_bytes() + self.quantizer.memory_bytes()

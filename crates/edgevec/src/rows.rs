@@ -6,7 +6,8 @@
 //! (`EvecFile::open_deferred`): each rescored row is one positioned read of `4·d` bytes,
 //! served by the operating system's page cache, so rows cost the process no resident memory.
 //! (A memory map would keep every row page ever touched resident in the process, growing
-//! towards the file's size as queries come in.)
+//! towards the file's size as queries come in.) [`Rows::load`] reads them into memory instead,
+//! for a caller who prefers the speed to the memory (`Index::load_rows`).
 
 use std::sync::Arc;
 
@@ -75,6 +76,24 @@ impl Rows {
             let i = slot - self.file_rows;
             self.tail.get(i * d..(i + 1) * d)
         }
+    }
+
+    /// Reads the rows left in the file into memory, ahead of the rows added since; the file
+    /// is then no longer used. A read error leaves the rows as they were.
+    pub(crate) fn load(&mut self) -> Result<(), edgevec_storage::StorageError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let mut rows = Vec::new();
+        rows.try_reserve_exact(self.file_rows * self.dim + self.tail.len())
+            .map_err(|_| {
+                edgevec_storage::StorageError::Io(std::io::ErrorKind::OutOfMemory.into())
+            })?;
+        rows.resize(self.file_rows * self.dim, 0.0);
+        file.read_f32s(self.section, 0, &mut rows)?;
+        rows.extend_from_slice(&self.tail);
+        *self = Self::owned(self.dim, rows);
+        Ok(())
     }
 
     pub(crate) fn push(&mut self, row: &[f32]) {

@@ -191,3 +191,35 @@ fn quantized_indexes_read_rows_from_the_file_on_demand() {
     assert_eq!(again.stats().vector_bytes, 0);
     same_answers(&original, &again, &queries);
 }
+
+#[test]
+fn load_rows_moves_the_rows_into_memory_and_keeps_the_answers() {
+    for q in [Quantization::U8, Quantization::I8, Quantization::Binary] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.evec");
+        let (mut original, queries) = index(Metric::L2, q, 600, 50);
+        original.save(&path).unwrap();
+        let mut opened = Index::open(&path).unwrap();
+        // A row added after opening sits behind the file's rows and must stay in its slot.
+        let extra = vec![0.25f32; DIM];
+        original.insert(777_777, &extra).unwrap();
+        opened.insert(777_777, &extra).unwrap();
+        opened.load_rows().unwrap();
+        let s = opened.stats();
+        assert_eq!(s.file_vector_bytes, 0, "{q:?} {s:?}");
+        assert!(s.vector_bytes >= 601 * DIM * 4, "{q:?} {s:?}");
+        same_answers(&original, &opened, &queries);
+        // Twice is a no-op; a checkpoint writes the rows and a reopen defers them again.
+        opened.load_rows().unwrap();
+        same_answers(&original, &opened, &queries);
+        opened.checkpoint().unwrap();
+        drop(opened);
+        let again = Index::open(&path).unwrap();
+        assert_eq!(again.stats().vector_bytes, 0, "{q:?}");
+        same_answers(&original, &again, &queries);
+    }
+    // An f32 index has its rows in memory already.
+    let (mut f32_index, queries) = index(Metric::L2, Quantization::None, 100, 50);
+    f32_index.load_rows().unwrap();
+    assert_eq!(f32_index.search(&queries[..DIM], 3).unwrap().len(), 3);
+}
