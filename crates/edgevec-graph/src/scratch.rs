@@ -163,8 +163,9 @@ pub(crate) trait Beam {
     fn begin(&mut self, ef: usize, resume: bool, found: &mut Vec<Cand>);
     /// The most results kept.
     fn ef(&self) -> usize;
-    /// Whether a node at `dist` enters: fewer than `ef` results, or nearer than the farthest.
-    /// A NaN distance never enters (no built-in store yields one; a custom store might).
+    /// Whether a node at `dist` enters: nearer than the farthest of `ef` results (than +inf
+    /// while fewer are held). A NaN or +inf distance never enters (no built-in store yields
+    /// one: vectors are checked finite and at most 1e18 in norm; a custom store might).
     fn admits(&self, dist: f32) -> bool;
     /// Adds an admitted node to the frontier (and to the results when `accepted`).
     fn push(&mut self, c: Cand, accepted: bool);
@@ -217,7 +218,8 @@ impl Beam for Heaps {
 
     #[inline]
     fn admits(&self, dist: f32) -> bool {
-        (self.results.len() < self.ef && !dist.is_nan()) || dist < self.bound
+        // `bound` is +inf until `ef` results are held.
+        dist < self.bound
     }
 
     #[inline]
@@ -351,7 +353,8 @@ impl Beam for Pool {
 
     #[inline]
     fn admits(&self, dist: f32) -> bool {
-        (self.accepted < self.ef && !dist.is_nan()) || dist < self.bound
+        // `bound` is +inf until `ef` nodes are accepted.
+        dist < self.bound
     }
 
     #[inline]
