@@ -163,10 +163,15 @@ pub(crate) trait Beam {
     fn begin(&mut self, ef: usize, resume: bool, found: &mut Vec<Cand>);
     /// The most results kept.
     fn ef(&self) -> usize;
-    /// Whether a node at `dist` enters: nearer than the farthest of `ef` results (than +inf
-    /// while fewer are held). A NaN or +inf distance never enters (no built-in store yields
-    /// one: vectors are checked finite and at most 1e18 in norm; a custom store might).
-    fn admits(&self, dist: f32) -> bool;
+    /// The distance of the farthest of `ef` results; +inf while fewer are held.
+    fn bound(&self) -> f32;
+    /// Whether a node at `dist` enters: nearer than [`Beam::bound`]. A NaN or +inf distance
+    /// never enters (no built-in store yields one: vectors are checked finite and at most 1e18
+    /// in norm; a custom store might).
+    #[inline]
+    fn admits(&self, dist: f32) -> bool {
+        dist < self.bound()
+    }
     /// Adds an admitted node to the frontier (and to the results when `accepted`).
     fn push(&mut self, c: Cand, accepted: bool);
     /// The next node to expand, marked expanded; `None` when the search is over (no node on
@@ -217,9 +222,8 @@ impl Beam for Heaps {
     }
 
     #[inline]
-    fn admits(&self, dist: f32) -> bool {
-        // `bound` is +inf until `ef` results are held.
-        dist < self.bound
+    fn bound(&self) -> f32 {
+        self.bound
     }
 
     #[inline]
@@ -352,9 +356,8 @@ impl Beam for Pool {
     }
 
     #[inline]
-    fn admits(&self, dist: f32) -> bool {
-        // `bound` is +inf until `ef` nodes are accepted.
-        dist < self.bound
+    fn bound(&self) -> f32 {
+        self.bound
     }
 
     #[inline]
