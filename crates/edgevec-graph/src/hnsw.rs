@@ -1144,7 +1144,7 @@ impl<S: VectorStore> Hnsw<S> {
             found,
         } = s;
         // Past `Pool::MAX_EF` an insert into the pool moves kilobytes: the heaps are cheaper.
-        if selective || ef > Pool::MAX_EF {
+        if selective || ef > Pool::MAX_EF || !Pool::ENABLED {
             heaps.begin(ef, resume, found);
             self.seed(entries, visited, heaps, accept);
         } else {
