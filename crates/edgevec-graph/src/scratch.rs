@@ -1,6 +1,6 @@
 //! Per-search working memory, reused across searches: a visited bitset cleared in O(1) by
 //! generation counters, and the frontier and results of the beam search (a sorted pool, or two
-//! heaps for filtered searches).
+//! heaps where the pool would grow long, and in wasm32 builds).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -155,8 +155,8 @@ impl Visited {
 /// The frontier and the results of one layer search (HNSW's candidate and result sets): which
 /// node to expand next, and which nodes a newly measured one must beat. Two implementations:
 /// [`Pool`], one sorted array, for searches where nearly every node is accepted, and [`Heaps`],
-/// the textbook pair of heaps, whose cost does not grow with the rejected nodes a selective
-/// filter leaves on the frontier.
+/// the textbook pair of heaps, whose inserts stay O(log n) however many rejected nodes a
+/// selective filter leaves on the frontier (the pool's move O(n) entries).
 pub(crate) trait Beam {
     /// Starts a layer search keeping up to `ef` accepted nodes. With `resume`, the nodes of
     /// `found` (the previous call's results, all expanded) are results again.
