@@ -138,7 +138,7 @@ impl Quantizer for ScalarI8 {
             *c = if s == 0.0 {
                 0
             } else {
-                (f64::from(x) / s).round().clamp(-127.0, 127.0) as i8
+                crate::round_i8(f64::from(x) / s)
             };
         }
         Ok(())

@@ -261,9 +261,7 @@ impl Quantizer for ScalarU8 {
             *c = if s == 0.0 {
                 0
             } else {
-                ((f64::from(x) - f64::from(lo)) / f64::from(s))
-                    .round()
-                    .clamp(0.0, 255.0) as u8
+                crate::round_u8((f64::from(x) - f64::from(lo)) / f64::from(s))
             };
         }
         Ok(())
