@@ -82,10 +82,10 @@ impl Rows {
     /// the file. Timing only.
     pub(crate) fn prefetch(&self, slot: usize) {
         let d = self.dim;
-        if let Some(i) = slot.checked_sub(self.file_rows) {
-            if let Some(row) = self.tail.get(i * d..(i + 1) * d) {
-                edgevec_simd::prefetch_slice(row);
-            }
+        if let Some(i) = slot.checked_sub(self.file_rows)
+            && let Some(row) = self.tail.get(i * d..(i + 1) * d)
+        {
+            edgevec_simd::prefetch_slice(row);
         }
     }
 
