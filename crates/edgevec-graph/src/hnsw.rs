@@ -119,7 +119,23 @@ impl Topology {
     /// with upper layers, at most one per layer), and that no id is live twice; any
     /// inconsistency is [`GraphError::InvalidParts`], never a panic or a graph that could
     /// misbehave later.
-    pub fn from_parts(params: HnswParams, parts: GraphParts) -> Result<Self, GraphError> {
+    pub fn from_parts(params: HnswParams, mut parts: GraphParts) -> Result<Self, GraphError> {
+        let lists = std::mem::take(&mut parts.lists);
+        Self::from_streamed_parts(params, parts, lists.len(), lists)
+    }
+
+    /// [`Topology::from_parts`] with the neighbour lists streamed instead of held:
+    /// `parts.lists` is ignored (leave it empty) and `lists` yields the words it would hold,
+    /// in the same order. `words` says how many (it sizes layer 0; fewer or more words than
+    /// the layers need are [`GraphError::InvalidParts`], as in `from_parts`). A caller that
+    /// reads a saved graph piece by piece (the `edgevec` crate reads it from its file this
+    /// way) never holds the lists twice: its peak is the graph being built plus one piece.
+    pub fn from_streamed_parts(
+        params: HnswParams,
+        parts: GraphParts,
+        words: usize,
+        lists: impl IntoIterator<Item = u32>,
+    ) -> Result<Self, GraphError> {
         let bad = |what: String| Err(GraphError::InvalidParts(what));
         params.validate()?;
         if parts.m as usize != params.m {
@@ -149,18 +165,15 @@ impl Topology {
                 "slot {slot} is on layer {level}, above {MAX_LEVEL}"
             ));
         }
-        let lists: usize = parts.levels.iter().map(|&l| usize::from(l)).sum();
-        if parts.lists.len() < n + lists {
+        let counts = n + parts.levels.iter().map(|&l| usize::from(l)).sum::<usize>();
+        if words < counts {
             // Every list has at least its count word: refuse before reserving room for them.
             return bad(format!(
-                "neighbour lists hold {} words, fewer than the {} lists the layers need",
-                parts.lists.len(),
-                n + lists
+                "neighbour lists hold {words} words, fewer than the {counts} lists the layers need"
             ));
         }
         let GraphParts {
             levels,
-            lists: words,
             anchors,
             chains,
             entry,
@@ -169,72 +182,65 @@ impl Topology {
             rng_state,
             ..
         } = parts;
-        // First the shape: every count within its list's capacity, and words for all of them.
-        // Then layer 0, packed (what a loaded graph keeps until it changes), then the upper
-        // lists, which need every node's level to be checked.
-        let cap = |level: usize| if level == 0 { 2 * params.m } else { params.m };
-        let mut at = 0usize;
-        let mut total0 = 0usize;
+        // One pass over the words: layer 0 goes straight into its packed form (what a loaded
+        // graph keeps until it changes); the upper lists, a few percent of the words, wait
+        // in `upper` until every node's level is in place to check them against.
+        let m0 = 2 * params.m;
+        let cap = |level: usize| if level == 0 { m0 } else { params.m };
+        // At most every entry is on layer 0, and no list is longer than 2·M.
+        let mut layer0 = Layer0::for_graph(params.m, n, (words - counts).min(n.saturating_mul(m0)));
+        let mut upper: Vec<u32> = Vec::new();
+        let mut list = Vec::with_capacity(m0);
+        let mut lists = lists.into_iter();
         for (slot, &high) in levels.iter().enumerate() {
+            let early =
+                || GraphError::InvalidParts(format!("neighbour lists end early, at slot {slot}"));
             for level in 0..=usize::from(high) {
-                let Some(&count) = words.get(at) else {
-                    return bad(format!("neighbour lists end early, at slot {slot}"));
-                };
+                let count = lists.next().ok_or_else(early)?;
                 if count as usize > cap(level) {
                     return bad(format!(
                         "slot {slot} has {count} neighbours on layer {level}"
                     ));
                 }
-                total0 += if level == 0 { count as usize } else { 0 };
-                at += 1 + count as usize;
-            }
-            if at > words.len() {
-                return bad(format!("neighbour lists end early, at slot {slot}"));
+                list.clear();
+                for _ in 0..count {
+                    let v = lists.next().ok_or_else(early)?;
+                    if v as usize >= n {
+                        return bad(format!("slot {slot} links to {v} on layer {level}"));
+                    }
+                    list.push(v);
+                }
+                if level == 0 {
+                    layer0.push(&list);
+                } else {
+                    upper.push(count);
+                    upper.extend_from_slice(&list);
+                }
             }
         }
-        if at < words.len() {
+        if lists.next().is_some() {
             return bad("neighbour lists hold more words than the layers need".into());
         }
-        // The list of `slot` on `level` starting at `at` (shape checked above), its slots
-        // checked against the node count.
-        let list_at = |slot: usize, level: usize, at: usize| {
-            let count = words[at] as usize;
-            let list = &words[at + 1..at + 1 + count];
-            match list.iter().find(|&&v| v as usize >= n) {
-                Some(v) => Err(GraphError::InvalidParts(format!(
-                    "slot {slot} links to {v} on layer {level}"
-                ))),
-                None => Ok(list),
-            }
-        };
-        let mut layer0 = Layer0::for_graph(params.m, n, total0);
-        let mut at = 0;
-        for (slot, &high) in levels.iter().enumerate() {
-            layer0.push(list_at(slot, 0, at)?);
-            for _ in 0..=high {
-                at += 1 + words[at] as usize;
-            }
-        }
+        drop(lists);
         let Ok(links) = Links::load(params.m, &levels, layer0) else {
             return Err(GraphError::CapacityExceeded);
         };
         let top = levels.iter().copied().max().map(usize::from);
         let mut at = 0;
         for (slot, &high) in levels.iter().enumerate() {
-            at += 1 + words[at] as usize;
             for level in 1..=usize::from(high) {
-                let list = list_at(slot, level, at)?;
+                let count = upper[at] as usize;
+                let list = &upper[at + 1..at + 1 + count];
                 if let Some(v) = list.iter().find(|&&v| links.level(v) < level) {
                     return bad(format!("slot {slot} links to {v} on layer {level}"));
                 }
                 links.write(slot as u32, level, list);
-                at += 1 + list.len();
+                at += 1 + count;
             }
         }
         drop(levels);
         let mut links = links;
-        // The lists are in `links` now: free their words before the next allocations.
-        drop(words);
+        drop(upper);
         for (slot, &v) in chains.iter().enumerate() {
             // Only entry points have chain edges, and an entry point has upper layers.
             if v != NONE && (v as usize >= n || !links.set_chain(slot as u32, v)) {

@@ -59,7 +59,9 @@ pub use dir::{DirFile, DirLock, Directory, FsDir, TempFile, replace_atomic};
 pub use error::{Defect, Region, Result, StorageError};
 pub use format::{FORMAT_VERSION, FormatVersion, SectionKind};
 pub use journal::{Durability, Journal, RecoveryReport};
-pub use read::{EvecFile, FileSummary, SectionInfo, f32s_from_le_bytes, verify, verify_bytes};
+pub use read::{
+    EvecFile, FileSummary, SectionInfo, SectionReader, f32s_from_le_bytes, verify, verify_bytes,
+};
 pub use wal::{LogOp, LogRecord, TailDefect};
 pub use write::{Payload, Piece, Section, write_file};
 

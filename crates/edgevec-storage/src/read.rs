@@ -489,11 +489,12 @@ impl EvecFile {
         })
     }
 
-    /// Opens a file leaving its bulk sections (`F32_ROWS` and `CODES`, one entry per vector) in
-    /// the file: every checksum is verified (with positioned reads, in bounded memory), every
-    /// other section is read into memory, rows are read on demand with
-    /// [`EvecFile::read_f32s`] and a whole bulk section with [`EvecFile::read_section`] (into
-    /// a buffer the caller keeps, so it is never held twice). Nothing of the rows stays in
+    /// Opens a file leaving its bulk sections (`F32_ROWS`, `CODES` and `GRAPH_ADJACENCY`, one
+    /// entry per vector) in the file: every checksum is verified (with positioned reads, in
+    /// bounded memory), every other section is read into memory, rows are read on demand with
+    /// [`EvecFile::read_f32s`], a whole bulk section with [`EvecFile::read_section`] (into a
+    /// buffer the caller keeps, so it is never held twice) or piece by piece with
+    /// [`EvecFile::section_reader`]. Nothing of the rows stays in
     /// the process: reads go through the operating system's page cache, which is not part of
     /// the process's resident memory and which the system reclaims as it needs. (A memory map,
     /// [`EvecFile::open_mmap`], keeps every row page it ever touched resident in the process.)
@@ -568,29 +569,56 @@ impl EvecFile {
     /// I/O errors of a deferred read.
     pub fn read_f32s(&self, index: usize, first: u64, out: &mut [f32]) -> Result<()> {
         let info = self.section_info(index)?;
+        let start = first
+            .checked_mul(4)
+            .ok_or(StorageError::MissingSection { kind: info.kind })?;
+        self.read_bytes(index, start, bytemuck::cast_slice_mut(out))?;
+        #[cfg(not(target_endian = "little"))]
+        for x in out.iter_mut() {
+            *x = f32::from_le_bytes(x.to_ne_bytes());
+        }
+        Ok(())
+    }
+
+    /// Reads `out.len()` bytes of section `index`, starting at byte `start` of its payload,
+    /// wherever the section lives.
+    ///
+    /// # Errors
+    /// [`StorageError::MissingSection`] for a bad index or a range past the section's end;
+    /// I/O errors of a deferred read.
+    pub fn read_bytes(&self, index: usize, start: u64, out: &mut [u8]) -> Result<()> {
+        let info = self.section_info(index)?;
         let missing = || StorageError::MissingSection { kind: info.kind };
-        let start = first.checked_mul(4).ok_or_else(missing)?;
         let end = start
-            .checked_add(out.len() as u64 * 4)
+            .checked_add(out.len() as u64)
             .filter(|&e| e <= info.length)
             .ok_or_else(missing)?;
         match (&self.bytes, self.is_deferred(index)) {
-            (Bytes::Deferred(backend), true) => {
-                let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
-                backend.read_at(info.offset + start, bytes)?;
-                #[cfg(not(target_endian = "little"))]
-                for x in out.iter_mut() {
-                    *x = f32::from_le_bytes(x.to_ne_bytes());
-                }
-                Ok(())
-            }
+            (Bytes::Deferred(backend), true) => Ok(backend.read_at(info.offset + start, out)?),
             _ => {
                 let bytes = self.section(index).ok_or_else(missing)?;
-                let values = f32s_from_le_bytes(&bytes[start as usize..end as usize]);
-                out.copy_from_slice(&values);
+                out.copy_from_slice(&bytes[start as usize..end as usize]);
                 Ok(())
             }
         }
+    }
+
+    /// A reader of section `index`'s payload from its first byte to its last, which checks the
+    /// section's checksum once everything was read ([`SectionReader::finish`]). A parser that
+    /// reads a large section this way, in pieces, holds only what it builds from it: with
+    /// [`EvecFile::open_deferred`] the section's bytes are never in memory whole.
+    ///
+    /// # Errors
+    /// [`StorageError::MissingSection`] for a bad index.
+    pub fn section_reader(&self, index: usize) -> Result<SectionReader<'_>> {
+        let length = self.section_info(index)?.length;
+        Ok(SectionReader {
+            file: self,
+            index,
+            pos: 0,
+            length,
+            crc: crc32fast::Hasher::new(),
+        })
     }
 
     /// Calls `f` with the payload of section `index`, in order, in one or more pieces
@@ -721,6 +749,58 @@ impl EvecFile {
     }
 }
 
+/// Reads one section's payload in order ([`EvecFile::section_reader`]).
+#[derive(Debug)]
+pub struct SectionReader<'a> {
+    file: &'a EvecFile,
+    index: usize,
+    pos: u64,
+    length: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl SectionReader<'_> {
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> u64 {
+        self.length - self.pos
+    }
+
+    /// Fills `out` with the next `out.len()` bytes of the payload.
+    ///
+    /// # Errors
+    /// [`StorageError::MissingSection`] when fewer than `out.len()` bytes remain (check
+    /// [`SectionReader::remaining`] first); I/O errors of a deferred read.
+    pub fn read_exact(&mut self, out: &mut [u8]) -> Result<()> {
+        self.file.read_bytes(self.index, self.pos, out)?;
+        self.crc.update(out);
+        self.pos += out.len() as u64;
+        Ok(())
+    }
+
+    /// Checks that the whole payload was read and that what was read matches the checksum
+    /// verified when the file was opened (the file was not changed since).
+    ///
+    /// # Errors
+    /// [`StorageError::Corrupted`] with an invalid `unread_bytes` field when bytes remain,
+    /// or with a checksum mismatch.
+    pub fn finish(self) -> Result<()> {
+        let info = self.file.section_info(self.index)?;
+        let region = Region::Section {
+            index: u32::try_from(self.index).unwrap_or(u32::MAX),
+            kind: info.kind,
+        };
+        if self.pos != self.length {
+            return Err(invalid(
+                region,
+                info.offset + self.pos,
+                "unread_bytes",
+                self.length - self.pos,
+            ));
+        }
+        check_crc(region, info.offset, info.crc, self.crc.finalize())
+    }
+}
+
 /// Reads every section of a verified file into memory except those `left(kind)` says stay
 /// in the file (`None` in their place).
 fn copy_sections<B: Backend + ?Sized>(
@@ -744,9 +824,12 @@ fn copy_sections<B: Backend + ?Sized>(
         .collect()
 }
 
-/// The kinds [`EvecFile::open_deferred`] leaves in the file: one entry per vector.
+/// The kinds [`EvecFile::open_deferred`] leaves in the file: the large ones, one entry (a row,
+/// a code, a neighbour list) per vector, which their reader copies into its own structures.
 fn is_bulk(kind: SectionKind) -> bool {
-    kind == SectionKind::F32_ROWS || kind == SectionKind::CODES
+    kind == SectionKind::F32_ROWS
+        || kind == SectionKind::CODES
+        || kind == SectionKind::GRAPH_ADJACENCY
 }
 
 /// `bytes` (a multiple of 4 long) as little-endian f32 values: borrowed when the host is

@@ -340,8 +340,8 @@ fn deferred_files_read_rows_on_demand_and_verify_everything() {
                 );
             }
             Owned::Bytes(kind, bytes) => {
-                // Codes are bulk data too: left in the file, read whole on demand.
-                let bulk = *kind == SectionKind::CODES;
+                // Codes and graph lists are bulk data too: left in the file, read on demand.
+                let bulk = *kind == SectionKind::CODES || *kind == SectionKind::GRAPH_ADJACENCY;
                 assert_eq!(file.is_deferred(i), bulk, "section {i}");
                 if bulk {
                     assert!(file.section(i).is_none());
@@ -352,6 +352,7 @@ fn deferred_files_read_rows_on_demand_and_verify_everything() {
             }
         }
     }
+    assert_streams(&file, &owned);
     // A save replaces the file by rename; the open file keeps reading the old rows.
     let newer = vec![Owned::F32(SectionKind::F32_ROWS, vec![9.0; 32])];
     edgevec_storage::save_atomic(&path, &sections(&newer)).unwrap();
@@ -364,4 +365,77 @@ fn deferred_files_read_rows_on_demand_and_verify_everything() {
     bytes[at] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
     assert!(matches!(open(&path), Err(StorageError::Corrupted { .. })));
+}
+
+/// Every section of `file` read through [`EvecFile::section_reader`] in odd-sized pieces gives
+/// its payload, and the reader's checks hold: no read past the end, no finish before it.
+fn assert_streams(file: &EvecFile, owned: &[Owned]) {
+    for (i, want) in owned.iter().enumerate() {
+        let want = want.stored_bytes();
+        let mut r = file.section_reader(i).unwrap();
+        assert_eq!(r.remaining(), want.len() as u64);
+        let mut got = Vec::new();
+        while r.remaining() > 0 {
+            let mut piece = vec![0u8; r.remaining().min(7) as usize];
+            r.read_exact(&mut piece).unwrap();
+            got.extend_from_slice(&piece);
+        }
+        assert_eq!(got, want, "section {i}");
+        assert!(matches!(
+            r.read_exact(&mut [0u8]),
+            Err(StorageError::MissingSection { .. })
+        ));
+        r.finish().unwrap();
+        if !want.is_empty() {
+            let err = file.section_reader(i).unwrap().finish().unwrap_err();
+            assert!(err.to_string().contains("unread_bytes"), "{err}");
+        }
+    }
+    assert!(file.section_reader(owned.len()).is_err());
+}
+
+#[test]
+fn section_readers_stream_every_section_wherever_it_lives() {
+    let owned = small_sections();
+    let bytes = crate::file_bytes(&owned);
+    assert_streams(&EvecFile::from_bytes(&bytes).unwrap(), &owned);
+    assert_streams(
+        &EvecFile::open(&MemBackend::from_vec(bytes.clone())).unwrap(),
+        &owned,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stream.evec");
+    std::fs::write(&path, &bytes).unwrap();
+    assert_streams(&EvecFile::open_mmap(&path).unwrap(), &owned);
+}
+
+#[test]
+fn a_section_changed_after_opening_fails_its_streamed_checksum() {
+    let owned = small_sections();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("changed.evec");
+    std::fs::write(&path, crate::file_bytes(&owned)).unwrap();
+    let file =
+        EvecFile::open_deferred(Box::new(FileBackend::open_read_only(&path).unwrap())).unwrap();
+    let graph = file.find(SectionKind::GRAPH_ADJACENCY).unwrap();
+    assert!(file.is_deferred(graph));
+    // Written in place (what the file's contract forbids), after the open verified it.
+    let offset = file.sections()[graph].offset;
+    let mut writer = FileBackend::open(&path).unwrap();
+    writer.write_at(offset + 3, &[0xEE]).unwrap();
+    let mut r = file.section_reader(graph).unwrap();
+    let mut all = vec![0u8; r.remaining() as usize];
+    r.read_exact(&mut all).unwrap();
+    assert_eq!(all[3], 0xEE);
+    let err = r.finish().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StorageError::Corrupted {
+                defect: edgevec_storage::Defect::ChecksumMismatch { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
