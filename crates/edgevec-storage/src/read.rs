@@ -603,21 +603,29 @@ impl EvecFile {
         }
     }
 
-    /// A reader of section `index`'s payload from its first byte to its last, which checks the
-    /// section's checksum once everything was read ([`SectionReader::finish`]). A parser that
+    /// A reader of section `index`'s payload from its first byte to its last. A parser that
     /// reads a large section this way, in pieces, holds only what it builds from it: with
-    /// [`EvecFile::open_deferred`] the section's bytes are never in memory whole.
+    /// [`EvecFile::open_deferred`] the section's bytes are never in memory whole. When the
+    /// bytes come from the file as they are read (a deferred or mapped section), the reader
+    /// checks the section's checksum again once everything was read
+    /// ([`SectionReader::finish`]); bytes held in memory were checked when they were read in.
     ///
     /// # Errors
     /// [`StorageError::MissingSection`] for a bad index.
     pub fn section_reader(&self, index: usize) -> Result<SectionReader<'_>> {
         let length = self.section_info(index)?.length;
+        let from_file = match self.bytes {
+            Bytes::Owned(_) => false,
+            Bytes::Deferred(_) | Bytes::Mapped(_) => {
+                !matches!(self.copies.get(index), Some(Some(_)))
+            }
+        };
         Ok(SectionReader {
             file: self,
             index,
             pos: 0,
             length,
-            crc: crc32fast::Hasher::new(),
+            crc: from_file.then(crc32fast::Hasher::new),
         })
     }
 
@@ -756,7 +764,8 @@ pub struct SectionReader<'a> {
     index: usize,
     pos: u64,
     length: u64,
-    crc: crc32fast::Hasher,
+    /// Running checksum of the bytes read, for sections read from the file.
+    crc: Option<crc32fast::Hasher>,
 }
 
 impl SectionReader<'_> {
@@ -772,13 +781,16 @@ impl SectionReader<'_> {
     /// [`SectionReader::remaining`] first); I/O errors of a deferred read.
     pub fn read_exact(&mut self, out: &mut [u8]) -> Result<()> {
         self.file.read_bytes(self.index, self.pos, out)?;
-        self.crc.update(out);
+        if let Some(crc) = &mut self.crc {
+            crc.update(out);
+        }
         self.pos += out.len() as u64;
         Ok(())
     }
 
-    /// Checks that the whole payload was read and that what was read matches the checksum
-    /// verified when the file was opened (the file was not changed since).
+    /// Checks that the whole payload was read and, for a section read from the file, that
+    /// what was read matches the checksum verified when the file was opened (the file was not
+    /// changed since).
     ///
     /// # Errors
     /// [`StorageError::Corrupted`] with an invalid `unread_bytes` field when bytes remain,
@@ -797,7 +809,10 @@ impl SectionReader<'_> {
                 self.length - self.pos,
             ));
         }
-        check_crc(region, info.offset, info.crc, self.crc.finalize())
+        match self.crc {
+            Some(crc) => check_crc(region, info.offset, info.crc, crc.finalize()),
+            None => Ok(()),
+        }
     }
 }
 
