@@ -823,10 +823,9 @@ fn copy_sections<B: Backend + ?Sized>(
     summary: &FileSummary,
     left: impl Fn(SectionKind) -> bool,
 ) -> Result<Vec<Option<Vec<Block>>>> {
-    summary
-        .sections
-        .iter()
-        .map(|info| {
+    (0u32..)
+        .zip(&summary.sections)
+        .map(|(index, info)| {
             if left(info.kind) {
                 return Ok(None);
             }
@@ -834,6 +833,13 @@ fn copy_sections<B: Backend + ?Sized>(
             let buf =
                 &mut bytemuck::cast_slice_mut::<Block, u8>(&mut blocks)[..info.length as usize];
             backend.read_at(info.offset, buf)?;
+            // Verification read these bytes once already; this second read is what is kept,
+            // so it is checked too (the file could have changed in between).
+            let region = Region::Section {
+                index,
+                kind: info.kind,
+            };
+            check_crc(region, info.offset, info.crc, crate::crc32(buf))?;
             Ok(Some(blocks))
         })
         .collect()

@@ -439,3 +439,76 @@ fn a_section_changed_after_opening_fails_its_streamed_checksum() {
         "{err}"
     );
 }
+
+/// A file whose byte `at` reads differently from the second read that covers it on: the file
+/// changed between `open_deferred`'s verification and its copy of the small sections.
+#[derive(Debug)]
+struct ChangesAfterFirstRead {
+    bytes: Vec<u8>,
+    at: u64,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl Backend for ChangesAfterFirstRead {
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(self.bytes.len() as u64)
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let end = offset + buf.len() as u64;
+        let o = offset as usize;
+        buf.copy_from_slice(&self.bytes[o..o + buf.len()]);
+        if (offset..end).contains(&self.at)
+            && self
+                .reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                > 0
+        {
+            buf[(self.at - offset) as usize] ^= 0x10;
+        }
+        Ok(())
+    }
+    fn write_at(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
+        Err(ErrorKind::Unsupported.into())
+    }
+    fn set_len(&mut self, _: u64) -> std::io::Result<()> {
+        Err(ErrorKind::Unsupported.into())
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_section_changed_between_verification_and_copy_is_refused() {
+    let owned = small_sections();
+    let bytes = crate::file_bytes(&owned);
+    let ids = EvecFile::from_bytes(&bytes)
+        .unwrap()
+        .find(SectionKind::ID_MAP)
+        .unwrap();
+    let info = EvecFile::from_bytes(&bytes).unwrap().sections()[ids];
+    let file = |at| ChangesAfterFirstRead {
+        bytes: bytes.clone(),
+        at,
+        reads: 0.into(),
+    };
+    // The id map is copied into memory: its second read is checked.
+    let err = EvecFile::open_deferred(Box::new(file(info.offset + 2))).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StorageError::Corrupted {
+                defect: edgevec_storage::Defect::ChecksumMismatch { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // A byte outside every copied section (the rows stay in the file) changes nothing here.
+    let rows = EvecFile::from_bytes(&bytes)
+        .unwrap()
+        .find(SectionKind::F32_ROWS)
+        .unwrap();
+    let rows_at = EvecFile::from_bytes(&bytes).unwrap().sections()[rows].offset;
+    assert!(EvecFile::open_deferred(Box::new(file(rows_at))).is_ok());
+}
