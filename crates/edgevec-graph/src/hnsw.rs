@@ -187,8 +187,18 @@ impl Topology {
         // in `upper` until every node's level is in place to check them against.
         let m0 = 2 * params.m;
         let cap = |level: usize| if level == 0 { m0 } else { params.m };
-        // At most every entry is on layer 0, and no list is longer than 2·M.
-        let mut layer0 = Layer0::for_graph(params.m, n, (words - counts).min(n.saturating_mul(m0)));
+        // At most every entry is on layer 0, and no list is longer than 2·M; what the upper
+        // layers hold is given back after the pass. A bound past what one allocation can be (a
+        // graph that cannot fit a 32-bit address space) is refused before reserving it.
+        let bound = (words - counts).min(n.saturating_mul(m0));
+        if bound
+            .checked_mul(4)
+            .and_then(|b| b.checked_add(64))
+            .is_none_or(|b| b > isize::MAX as usize)
+        {
+            return Err(GraphError::CapacityExceeded);
+        }
+        let mut layer0 = Layer0::for_graph(params.m, n, bound);
         let mut upper: Vec<u32> = Vec::new();
         let mut list = Vec::with_capacity(m0);
         let mut lists = lists.into_iter();
@@ -222,6 +232,7 @@ impl Topology {
             return bad("neighbour lists hold more words than the layers need".into());
         }
         drop(lists);
+        layer0.shrink_to_fit();
         let Ok(links) = Links::load(params.m, &levels, layer0) else {
             return Err(GraphError::CapacityExceeded);
         };
@@ -1426,5 +1437,26 @@ mod tests {
         // P(level >= 1) = 1/M = 1/16.
         let above = (n as usize - counts[0]) as f64 / n as f64;
         assert!((above - 1.0 / 16.0).abs() < 0.01, "{above}");
+    }
+
+    #[test]
+    fn a_loaded_layer_0_keeps_no_spare_room() {
+        // Layer 0 is reserved from an upper bound that counts the upper layers' entries too;
+        // the room they would have taken is given back.
+        let mut h = Hnsw::new_f32(2, Metric::L2, HnswParams::default()).unwrap();
+        let ids: Vec<u64> = (0..3_000).collect();
+        let rows: Vec<f32> = ids
+            .iter()
+            .flat_map(|&i| {
+                let x = i as f32;
+                [x.sin() * 10.0, (x * 0.37).cos() * 10.0]
+            })
+            .collect();
+        h.insert_batch(&ids, &rows, 1).unwrap();
+        let parts = h.to_parts();
+        assert!(parts.levels.iter().any(|&l| l > 0));
+        let t = Topology::from_parts(*h.params(), parts).unwrap();
+        assert!(t.links.is_packed());
+        assert_eq!(t.links.packed_spare_bytes(), 0);
     }
 }

@@ -166,6 +166,18 @@ impl Layer0 {
         }
     }
 
+    /// Gives back the room reserved beyond the lists pushed (a loader that sized layer 0 from
+    /// an upper bound). Shrinking a large allocation moves no bytes with the usual allocators.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        match &mut self.0 {
+            L0::Packed(p) => {
+                p.ends.shrink_to_fit();
+                p.bytes.shrink_to_fit();
+            }
+            L0::Words { words, .. } => words.shrink_to_fit(),
+        }
+    }
+
     /// Lists pushed.
     fn lists(&self) -> usize {
         match &self.0 {
@@ -829,6 +841,15 @@ impl Links {
     }
 
     /// Whether layer 0 is packed ([`Layer0`]).
+    /// Bytes reserved by the packed layer 0 beyond what it holds (tests: a loaded graph
+    /// keeps no spare room).
+    #[cfg(test)]
+    pub(crate) fn packed_spare_bytes(&self) -> usize {
+        self.packed.as_ref().map_or(0, |p| {
+            (p.bytes.capacity() - p.bytes.len()) + 4 * (p.ends.capacity() - p.ends.len())
+        })
+    }
+
     pub(crate) fn is_packed(&self) -> bool {
         self.packed.is_some()
     }

@@ -45,8 +45,8 @@ pub trait Directory: Send + Sync + fmt::Debug {
     fn open(&self, name: &str) -> io::Result<Option<DirFile>>;
     /// Opens the existing file `name` read-only; `None` when there is none.
     fn open_read_only(&self, name: &str) -> io::Result<Option<DirFile>>;
-    /// Reads and verifies the `.evec` file `name` ([`FsDir`] leaves its `F32_ROWS` sections
-    /// in the file, [`EvecFile::open_deferred`]); `None` when there is none.
+    /// Reads and verifies the `.evec` file `name` ([`FsDir`] leaves its bulk sections, rows,
+    /// codes and graph, in the file: [`EvecFile::open_deferred`]); `None` when there is none.
     fn read_snapshot(&self, name: &str) -> Result<Option<EvecFile>>;
     /// Creates a new, empty temporary file meant to replace `name`.
     fn create_temp(&mut self, name: &str) -> io::Result<TempFile>;

@@ -71,13 +71,13 @@ impl<Q: Quantizer> CodeStore<Q> {
         self.rows.row(slot as usize, buf)
     }
 
-    /// Reads the f32 rows left in the snapshot file into memory (see [`Rows::load`]).
     /// Starts loading the f32 row of `slot` into the cache when it is held in memory (a row
     /// in the file is read by a system call, which no prefetch can start). Timing only.
     pub(crate) fn prefetch_row(&self, slot: u32) {
         self.rows.prefetch(slot as usize);
     }
 
+    /// Reads the f32 rows left in the snapshot file into memory (see [`Rows::load`]).
     pub(crate) fn load_rows(&mut self) -> Result<(), edgevec_storage::StorageError> {
         self.rows.load()
     }
