@@ -267,7 +267,8 @@ const GRAPH_PIECE: usize = 1 << 16;
 /// The graph of section `at`, read from `file` piece by piece: the fixed part (header, levels,
 /// anchors, chains) whole, then the neighbour lists streamed into the graph's own form, so the
 /// section's bytes are never held whole next to the graph (on GloVe-50 u8 that overlap was
-/// 43 MB of a 97 MB opening peak). The section's checksum is checked again at its end.
+/// 43 MB of a 97 MB opening peak). A section read from the file has its checksum checked again
+/// at its end ([`edgevec_storage::SectionReader::finish`]).
 fn read_graph(
     file: &EvecFile,
     at: usize,
