@@ -524,6 +524,8 @@ def run_edgevec(cli, data, opts, work, efs, repeats, baseline):
                 "search_seconds": best["search_seconds"],
                 "qps": best["qps"],
                 "recall": recall_at_k(hits, data["truth"]),
+                # Quantized indexes: the rescoring factor the search used (the index's own).
+                "oversample": best["oversample"],
             }
         )
     res["ram_bytes"] = max(steadies) - baseline["steady"]
@@ -620,13 +622,16 @@ def dataset_markdown(name, d, efs):
     lines.append("")
     notes = []
     if "edgevec-u8" in d["results"]:
-        wanted = K * 2  # k × u8's default oversample
+        # k × the oversample the searches reported (u8's default), rounded up.
+        over = d["results"]["edgevec-u8"]["runs"][0].get("oversample", 2)
+        wanted = math.ceil(K * over - 1e-9)
         low = [ef for ef in efs if ef <= wanted]
         same = (f"; its {' and '.join(f'ef = {e}' for e in low)} points are therefore the same "
                 "search (the CLI still reports the ef it was given)") if len(low) > 1 else ""
         notes.append(
-            f"EdgeVec u8 walks its graph with a beam of max(ef, k × oversample) = max(ef, "
-            f"{wanted}) (u8's default oversample is 2; `rescored` in crates/edgevec/src/lib.rs) "
+            f"EdgeVec u8 walks its graph with a beam of max(ef, ⌈k × oversample⌉) = max(ef, "
+            f"{wanted}) (u8's default oversample is {over:g}; `rescored` in "
+            f"crates/edgevec/src/lib.rs) "
             f"and rescores those {wanted} candidates with exact distances, reading each f32 row "
             f"from the index file on demand{same}."
         )

@@ -268,7 +268,7 @@ pub(crate) struct SearchOptions {
     pub(crate) dim: Option<usize>,
     pub(crate) k: usize,
     pub(crate) ef: Option<usize>,
-    pub(crate) oversample: Option<usize>,
+    pub(crate) oversample: Option<f32>,
     pub(crate) rows_in_memory: bool,
     pub(crate) threads: usize,
     pub(crate) output: Option<PathBuf>,
@@ -333,7 +333,11 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
         ("queries", json!(n)),
         ("k", json!(o.k)),
         ("ef", json!(ef)),
-        ("oversample", json!(oversample)),
+        // The factor as the index keeps it (three decimals), not its f32 expansion.
+        (
+            "oversample",
+            json!((f64::from(oversample) * 1000.0).round() / 1000.0),
+        ),
         ("rows_in_memory", json!(o.rows_in_memory)),
         ("threads", json!(o.threads)),
         ("search_seconds", json!(search_seconds)),

@@ -3,7 +3,7 @@
 //! ```text
 //! edgevec build   --input FILE --output INDEX [--metric l2|cosine|dot] [--m 16]
 //!                 [--ef-construction 200] [--quantization none|u8|i8|binary] [--threads N] [--seed S]
-//! edgevec search  --index INDEX --queries FILE --k K [--ef EF] [--oversample N] [--rows-in-memory]
+//! edgevec search  --index INDEX --queries FILE --k K [--ef EF] [--oversample F] [--rows-in-memory]
 //!                 [--threads N] [--output OUT.ivecs]
 //! edgevec insert  --index INDEX --input FILE [--start-id N]
 //! edgevec delete  --index INDEX (--ids 3,17,42 | --ids-file FILE)
@@ -126,9 +126,10 @@ struct SearchArgs {
     /// Beam width (default: the index's ef_search).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     ef: Option<u32>,
-    /// Quantized indexes: candidates rescored per result (default: the index's own).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    oversample: Option<u32>,
+    /// Quantized indexes: candidates rescored per result, a number from 1 to 1000 such as 1.5
+    /// (default: the index's own)
+    #[arg(long, value_name = "FACTOR")]
+    oversample: Option<f32>,
     /// Quantized indexes: read the exact f32 rows into memory before searching, so that
     /// rescoring reads memory instead of the file (faster, 4 bytes per dimension per vector
     /// more RAM; not timed)
@@ -251,7 +252,7 @@ fn main() -> ExitCode {
             dim: a.dim,
             k: a.k as usize,
             ef: a.ef.map(|e| e as usize),
-            oversample: a.oversample.map(|o| o as usize),
+            oversample: a.oversample,
             rows_in_memory: a.rows_in_memory,
             threads: a.threads as usize,
             output: a.output,

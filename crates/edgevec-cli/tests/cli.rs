@@ -253,7 +253,7 @@ fn search_agrees_with_brute_force() {
     assert!(line["search_seconds"].as_f64().unwrap() >= 0.0);
     assert!(line["qps"].as_f64().unwrap() >= 0.0);
     // An f32 index rescores nothing: its factor is 1.
-    assert_eq!(line["oversample"], 1);
+    assert_eq!(line["oversample"], 1.0);
     // The process's own memory after searching (Linux: /proc/self/status), null elsewhere.
     if cfg!(target_os = "linux") {
         let (rss, peak) = (&line["rss_bytes"], &line["peak_rss_bytes"]);
@@ -373,7 +373,7 @@ fn info_reports_every_field() {
     }
     // A search may set its own rescoring factor; the JSON line says which one it used.
     let (binary, queries) = (f.path("l2-binary.evec"), f.path("base.fvecs"));
-    for (flag, expected) in [(None, 40), (Some("3"), 3)] {
+    for (flag, expected) in [(None, 40.0), (Some("3"), 3.0), (Some("1.25"), 1.25)] {
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
             &"search",
             &"--index",
@@ -389,6 +389,25 @@ fn info_reports_every_field() {
         let line = json(&ok(&args));
         assert_eq!(line["oversample"], expected);
         assert_eq!(line["queries"], 1200);
+    }
+    // A factor below 1 is refused by the index (exit 1, naming the setting); one that is not a
+    // number, by the argument parser (exit 2).
+    for (v, code) in [("0.5", 1), ("1001", 1), ("NaN", 1), ("two", 2)] {
+        let err = fails(
+            code,
+            &[
+                &"search",
+                &"--index",
+                &binary,
+                &"--queries",
+                &queries,
+                &"--k",
+                &"5",
+                &"--oversample",
+                &v,
+            ],
+        );
+        assert!(err.contains("oversample"), "{v}: {err}");
     }
     // Rows read into memory before searching: the same answers, and the line says so.
     let u8_index = &index;

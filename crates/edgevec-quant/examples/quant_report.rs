@@ -71,7 +71,7 @@ fn evaluate<Q: Quantizer>(q: &Q, set: &Set, factors: &[usize]) -> (f64, Vec<f64>
         by.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         raw.push(by[..K].iter().map(|c| u64::from(c.1)).collect());
         for (out, &f) in rescored.iter_mut().zip(factors) {
-            let n = oversampled(K, f).min(by.len());
+            let n = oversampled(K, f as f32).min(by.len());
             let top = rescore(by[..n].iter().map(|c| c.1), K, |i| {
                 let i = i as usize;
                 Some(exact_distance(

@@ -18,10 +18,12 @@ pub fn exact_distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// How many candidates to rescore for `k` results with oversampling `factor`: `k × factor`
-/// (at least `k`, saturating).
-pub fn oversampled(k: usize, factor: usize) -> usize {
-    k.saturating_mul(factor.max(1))
+/// How many candidates to rescore for `k` results with oversampling `factor`: `⌈k × factor⌉`,
+/// at least `k` (a factor below 1, or NaN, counts as 1), saturating at `usize::MAX`.
+pub fn oversampled(k: usize, factor: f32) -> usize {
+    // `as usize` saturates (and maps NaN to 0, which `max` then lifts to k).
+    let wanted = (k as f64 * f64::from(factor)).ceil() as usize;
+    wanted.max(k)
 }
 
 /// Re-ranks approximate candidates by their exact distance and returns the best `k` as
@@ -80,8 +82,13 @@ mod tests {
         let top = rescore([0_u32, 1, 2, 3, 1, 9], 3, |i| d.get(i as usize).copied());
         assert_eq!(top, vec![(1, 1.0), (3, 1.0), (2, 3.0)]);
         assert!(rescore([0_u32], 0, |_| Some(1.0)).is_empty());
-        assert_eq!(oversampled(10, 4), 40);
-        assert_eq!(oversampled(10, 0), 10);
-        assert_eq!(oversampled(usize::MAX, 2), usize::MAX);
+        assert_eq!(oversampled(10, 4.0), 40);
+        assert_eq!(oversampled(10, 1.5), 15);
+        assert_eq!(oversampled(10, 1.41), 15);
+        assert_eq!(oversampled(3, 1.5), 5);
+        assert_eq!(oversampled(10, 0.0), 10);
+        assert_eq!(oversampled(10, f32::NAN), 10);
+        assert_eq!(oversampled(10, f32::INFINITY), usize::MAX);
+        assert_eq!(oversampled(usize::MAX, 2.0), usize::MAX);
     }
 }

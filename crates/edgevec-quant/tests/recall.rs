@@ -39,7 +39,7 @@ fn distance(metric: Metric) -> Distance {
 
 /// (recall of code distances alone, recall after rescoring `K × oversample` candidates), and
 /// checks that the returned distances are the exact ones.
-fn measure<Q: Quantizer>(q: &Q, d: &Data, oversample: usize) -> (f64, f64) {
+fn measure<Q: Quantizer>(q: &Q, d: &Data, oversample: f32) -> (f64, f64) {
     let metric = q.metric();
     let truth = exact_knn(distance(metric), &d.base, &d.queries, DIM, K, |_| true);
     let mut codes = Codes::new(q);
@@ -75,7 +75,7 @@ fn u8_rescoring_recovers_the_exact_top_10() {
         (Metric::Cosine, U8Scaling::Uniform),
     ] {
         let q = ScalarU8::train(metric, DIM, sample, &U8Config { scaling, clip: 0.0 }).unwrap();
-        let (raw, rescored) = measure(&q, &d, 4);
+        let (raw, rescored) = measure(&q, &d, 4.0);
         println!("u8 {metric} {scaling:?}: codes {raw:.3}, rescored x4 {rescored:.3}");
         assert!(raw >= 0.80, "u8 {metric} {scaling:?} raw recall {raw}");
         assert!(
@@ -91,7 +91,7 @@ fn i8_rescoring_recovers_the_exact_top_10_on_normalized_data() {
     let sample = &d.base[..1_000 * DIM];
     for metric in [Metric::Cosine, Metric::Dot] {
         let q = ScalarI8::train(metric, DIM, sample, &I8Config::default()).unwrap();
-        let (raw, rescored) = measure(&q, &d, 4);
+        let (raw, rescored) = measure(&q, &d, 4.0);
         println!("i8 {metric}: codes {raw:.3}, rescored x4 {rescored:.3}");
         assert!(raw >= 0.80, "i8 {metric} raw recall {raw}");
         assert!(rescored >= 0.99, "i8 {metric} rescored recall {rescored}");
@@ -105,13 +105,13 @@ fn binary_with_rescoring_reaches_high_recall() {
     for metric in [Metric::Cosine, Metric::L2] {
         let q = Binary::train(metric, DIM, sample, &BinaryConfig::default()).unwrap();
         assert!(q.rotated());
-        let (raw, rescored) = measure(&q, &d, 10);
+        let (raw, rescored) = measure(&q, &d, 10.0);
         let plain = BinaryConfig {
             rotate: false,
             ..BinaryConfig::default()
         };
         let p = Binary::train(metric, DIM, sample, &plain).unwrap();
-        let (plain_raw, plain_rescored) = measure(&p, &d, 10);
+        let (plain_raw, plain_rescored) = measure(&p, &d, 10.0);
         println!(
             "binary {metric}: codes {raw:.3}, rescored x10 {rescored:.3}; \
              unrotated: codes {plain_raw:.3}, rescored x10 {plain_rescored:.3}"

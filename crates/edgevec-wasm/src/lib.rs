@@ -214,7 +214,9 @@ impl RawIndex {
             builder = builder.train_size(whole_usize("trainSize", v)?);
         }
         if let Some(v) = oversample {
-            builder = builder.oversample(whole_usize("oversample", v)?);
+            // Checked by the builder (a finite number from 1 to 1000); the f32 of a number too
+            // large for it is infinite, which the builder refuses too.
+            builder = builder.oversample(v as f32);
         }
         Ok(Self::wrap(builder.build().map_err(to_js)?))
     }

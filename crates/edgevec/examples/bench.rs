@@ -58,7 +58,7 @@ struct Args {
     json: Option<String>,
     serve: Option<String>,
     model: Vec<usize>,
-    oversample: Option<usize>,
+    oversample: Option<f32>,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -96,7 +96,10 @@ fn parse(args: &[String]) -> Result<Args, String> {
         match flag.as_str() {
             "--base" => a.base = Some(val()?),
             "--input" => a.input = Some(val()?),
-            "--oversample" => a.oversample = Some(num(&val()?)?),
+            "--oversample" => {
+                let v = val()?;
+                a.oversample = Some(v.parse::<f32>().map_err(|e| format!("{v}: {e}"))?);
+            }
             "--model" => a.model = val()?.split(',').map(num).collect::<Result<_, _>>()?,
             "--queries" => a.queries = Some(val()?),
             "--truth" => a.truth = Some(val()?),

@@ -57,7 +57,7 @@
 //! # Quantization
 //!
 //! With [`Quantization::U8`], [`Quantization::I8`] or [`Quantization::Binary`] the graph is
-//! built and searched over codes (4x to 32x smaller than f32 rows); the best `k × oversample`
+//! built and searched over codes (4x to 32x smaller than f32 rows); the best `⌈k × oversample⌉`
 //! candidates are then re-ranked with exact f32 distances, so the distances returned are exact.
 //! A codec must be trained on data: a quantized index keeps its first
 //! [`IndexBuilder::train_size`] vectors as f32 rows searched exactly, then trains the codec on
@@ -130,14 +130,14 @@ impl Quantization {
     /// The oversampling factor used unless the builder sets one.
     /// (docs/QUANTIZATION.md, "Rescoring": i8 codes order inner products much more loosely
     /// than distances, so dot needs a wider net; u8 and i8 otherwise lose nothing at ×2 against
-    /// ×4 from ef 64 up and search 1.1–1.7× faster; sign bits find the neighbourhood, not the
-    /// order within it: at 100k × 768, recall@10 0.80 / 0.89 / 0.94 / 0.97 at ×20/30/40/50.)
-    const fn default_oversample(self, metric: Metric) -> usize {
+    /// ×4 from ef 64 up and search 1.1–1.7× faster; sign bits find the neighbourhood, not the order within it: at 100k × 768, recall@10
+    /// 0.80 / 0.89 / 0.94 / 0.97 at ×20/30/40/50.)
+    const fn default_oversample(self, metric: Metric) -> f32 {
         match (self, metric) {
-            (Quantization::None, _) => 1,
-            (Quantization::I8, Metric::Dot) => 10,
-            (Quantization::U8 | Quantization::I8, _) => 2,
-            (Quantization::Binary, _) => 40,
+            (Quantization::None, _) => 1.0,
+            (Quantization::I8, Metric::Dot) => 10.0,
+            (Quantization::U8 | Quantization::I8, _) => 2.0,
+            (Quantization::Binary, _) => 40.0,
         }
     }
 }
@@ -203,7 +203,7 @@ pub struct IndexBuilder {
     metric: Metric,
     quantization: Quantization,
     params: HnswParams,
-    oversample: Option<usize>,
+    oversample: Option<f32>,
     train_size: usize,
     threads: usize,
     durability: Durability,
@@ -246,10 +246,13 @@ impl IndexBuilder {
         self.params.seed = seed;
         self
     }
-    /// Candidates rescored per result under quantization (default 2 for u8 and i8, 10 for i8
-    /// under the dot metric, 40 for binary; 0 counts as 1). A search can override it
+    /// Candidates rescored per result under quantization: a search for `k` results rescores
+    /// the best `⌈k × factor⌉` candidates of its code search (default 2 for u8 and i8, 10 for
+    /// i8 under the dot metric, 40 for binary). A finite number from 1 (rescore only the
+    /// `k` returned) to [`MAX_OVERSAMPLE`], kept to three decimals; anything else fails
+    /// [`IndexBuilder::build`] with [`Error::InvalidSetting`]. A search can override it
     /// ([`SearchParams::oversample`]).
-    pub fn oversample(mut self, factor: usize) -> Self {
+    pub fn oversample(mut self, factor: f32) -> Self {
         self.oversample = Some(factor);
         self
     }
@@ -297,10 +300,10 @@ impl IndexBuilder {
             metric: self.metric,
             quantization: self.quantization,
             params: self.params,
-            oversample: self
-                .oversample
-                .unwrap_or(self.quantization.default_oversample(self.metric))
-                .max(1),
+            oversample: match self.oversample {
+                Some(f) => checked_oversample(f)?,
+                None => self.quantization.default_oversample(self.metric),
+            },
             train_size: self.train_size,
             threads: self.threads,
         };
@@ -351,7 +354,8 @@ struct Config {
     metric: Metric,
     quantization: Quantization,
     params: HnswParams,
-    oversample: usize,
+    /// A multiple of 1/1000 in `1..=MAX_OVERSAMPLE` (`checked_oversample`).
+    oversample: f32,
     train_size: usize,
     threads: usize,
 }
@@ -365,9 +369,10 @@ pub struct SearchParams<'a> {
     pub ef: Option<usize>,
     /// Only ids for which this returns true are returned (others still route the search).
     pub filter: Option<&'a (dyn Fn(u64) -> bool + Sync)>,
-    /// Candidates rescored per result under quantization; `None` uses the index's
+    /// Candidates rescored per result under quantization (the factor of
+    /// [`IndexBuilder::oversample`], with the same range); `None` uses the index's
     /// [`Index::oversample`]. Ignored without quantization.
-    pub oversample: Option<usize>,
+    pub oversample: Option<f32>,
 }
 
 impl<'a> SearchParams<'a> {
@@ -391,8 +396,10 @@ impl<'a> SearchParams<'a> {
         self
     }
     /// Sets the rescoring factor of this search (a quantized index rescores the best
-    /// `k × oversample` candidates of its code search; 1 rescores only the `k` returned).
-    pub fn oversample(mut self, factor: usize) -> Self {
+    /// `⌈k × oversample⌉` candidates of its code search; 1 rescores only the `k` returned). A
+    /// factor outside `1..=MAX_OVERSAMPLE` (or not finite) fails the search with
+    /// [`Error::InvalidSetting`].
+    pub fn oversample(mut self, factor: f32) -> Self {
         self.oversample = Some(factor);
         self
     }
@@ -514,7 +521,7 @@ impl Index {
     }
 
     /// Candidates rescored per result under quantization (1 without quantization).
-    pub fn oversample(&self) -> usize {
+    pub fn oversample(&self) -> f32 {
         self.config.oversample
     }
 
@@ -632,7 +639,10 @@ impl Index {
     ) -> Result<Vec<Neighbor>, Error> {
         let ef = params.ef.unwrap_or(self.config.params.ef_search);
         let (k, filter) = (params.k, params.filter);
-        let over = params.oversample.unwrap_or(self.config.oversample);
+        let over = match params.oversample {
+            Some(f) => checked_oversample(f)?,
+            None => self.config.oversample,
+        };
         Ok(match &self.engine {
             Engine::F32(g) => g.search_with(query, k, ef, filter)?,
             Engine::Pending(p) => p.search(query, k, filter)?,
@@ -920,14 +930,42 @@ fn trained<Q: Quantizer>(
     Ok(g)
 }
 
-/// Graph search over codes for `k × oversample` candidates, re-ranked by exact distances.
+/// The largest oversampling factor ([`IndexBuilder::oversample`]).
+pub const MAX_OVERSAMPLE: f32 = 1_000.0;
+
+/// `factor` rounded to three decimals (what an index file keeps: thousandths in a u32), or
+/// [`Error::InvalidSetting`] when it is not a finite number in `1..=MAX_OVERSAMPLE`.
+fn checked_oversample(factor: f32) -> Result<f32, Error> {
+    if !(1.0..=MAX_OVERSAMPLE).contains(&factor) {
+        return Err(Error::InvalidSetting {
+            name: "oversample",
+            reason: format!(
+                "must be a number from 1 (rescore only the k results) to {MAX_OVERSAMPLE}, \
+                 got {factor}"
+            ),
+        });
+    }
+    Ok(oversample_from_milli(oversample_milli(factor)))
+}
+
+/// The factor in thousandths, as an index file stores it (`factor` already checked).
+fn oversample_milli(factor: f32) -> u32 {
+    (f64::from(factor) * 1000.0).round() as u32
+}
+
+/// A factor stored in thousandths.
+fn oversample_from_milli(milli: u32) -> f32 {
+    (f64::from(milli) / 1000.0) as f32
+}
+
+/// Graph search over codes for `⌈k × oversample⌉` candidates, re-ranked by exact distances.
 fn rescored<Q: Quantizer>(
     g: &Hnsw<CodeStore<Q>>,
     query: &[f32],
     k: usize,
     ef: usize,
     filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
-    oversample: usize,
+    oversample: f32,
 ) -> Result<Vec<Neighbor>, Error> {
     let wanted = edgevec_quant::oversampled(k, oversample);
     let candidates = g.search_with_slots(query, wanted, ef.max(wanted), filter)?;

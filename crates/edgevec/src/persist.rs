@@ -22,8 +22,9 @@ use crate::quantized::CodeStore;
 use crate::rows::Rows;
 use crate::{Config, Engine, Error, Index, Quantization};
 
-/// Version of the PARAMS payload layout.
-const PARAMS_VERSION: u32 = 1;
+/// Version of the PARAMS payload layout written. Version 1 (still read) kept the oversampling
+/// factor as a whole number; version 2 keeps it in thousandths.
+const PARAMS_VERSION: u32 = 2;
 /// Length of the PARAMS payload.
 const PARAMS_LEN: usize = 48;
 /// Fixed part of the GRAPH_ADJACENCY payload, before the per-node arrays.
@@ -141,7 +142,7 @@ fn params_bytes(c: &Config, graph_built: bool) -> Vec<u8> {
     put_u32(&mut out, c.params.m as u32);
     put_u32(&mut out, c.params.ef_construction as u32);
     put_u32(&mut out, c.params.ef_search as u32);
-    put_u32(&mut out, c.oversample as u32);
+    put_u32(&mut out, crate::oversample_milli(c.oversample));
     put_u32(&mut out, c.train_size as u32);
     put_u64(&mut out, c.params.seed);
     put_u64(&mut out, 0); // reserved
@@ -158,10 +159,10 @@ struct Params {
 fn read_params(bytes: &[u8]) -> Result<Params, Error> {
     let mut r = Reader::new("params", bytes);
     let version = r.u32()?;
-    if version != PARAMS_VERSION {
+    if !(1..=PARAMS_VERSION).contains(&version) {
         return Err(format_error(
             "params",
-            format!("layout version {version}; this build reads {PARAMS_VERSION}"),
+            format!("layout version {version}; this build reads 1 to {PARAMS_VERSION}"),
         ));
     }
     let dim = r.u32()? as usize;
@@ -172,7 +173,10 @@ fn read_params(bytes: &[u8]) -> Result<Params, Error> {
     let m = r.u32()? as usize;
     let ef_construction = r.u32()? as usize;
     let ef_search = r.u32()? as usize;
-    let oversample = r.u32()? as usize;
+    let oversample = match (version, r.u32()?) {
+        (1, whole) => whole as f32,
+        (_, milli) => crate::oversample_from_milli(milli),
+    };
     let train_size = r.u32()? as usize;
     let seed = r.u64()?;
     let reserved_tail = r.u64()?;
@@ -707,6 +711,36 @@ fn coded<Q: Quantizer>(
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    /// PARAMS layout 1 (the factor as a whole number) is still read; 2 keeps thousandths; a
+    /// later layout is refused by name.
+    #[test]
+    fn params_layouts_1_and_2_are_read() {
+        let index = Index::builder()
+            .dimensions(3)
+            .quantization(Quantization::U8)
+            .oversample(1.25)
+            .build()
+            .unwrap();
+        let v2 = params_bytes(&index.config, false);
+        assert_eq!(&v2[..4], &2u32.to_le_bytes());
+        assert_eq!(&v2[24..28], &1250u32.to_le_bytes());
+        assert_eq!(read_params(&v2).unwrap().config.oversample, 1.25);
+        let mut v1 = v2.clone();
+        v1[..4].copy_from_slice(&1u32.to_le_bytes());
+        v1[24..28].copy_from_slice(&3u32.to_le_bytes());
+        assert_eq!(read_params(&v1).unwrap().config.oversample, 3.0);
+        // A whole factor of 0 meant 1 in layout 1; in either layout it is now refused.
+        v1[24..28].copy_from_slice(&0u32.to_le_bytes());
+        assert!(matches!(read_params(&v1), Err(Error::Format { .. })));
+        let mut v3 = v2;
+        v3[..4].copy_from_slice(&3u32.to_le_bytes());
+        let e = read_params(&v3)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("layout version 3"), "{e}");
+    }
 
     /// A file whose reads fail from byte `fail_from` on (set after the file was opened).
     #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! The facade end to end: every quantization against the exact f32 oracle, the switch from
 //! exact search to the graph when a codec is trained, deletes and compaction on codes.
 
-use edgevec::{Error, Index, Metric, Quantization, SearchParams};
+use edgevec::{Error, Index, MAX_OVERSAMPLE, Metric, Quantization, SearchParams};
 use edgevec_testdata::{Distance, clustered, exact_knn, recall};
 
 fn data(seed: u64, n: usize, nq: usize, dim: usize) -> (Vec<f32>, Vec<f32>) {
@@ -93,15 +93,81 @@ fn a_search_can_override_the_rescoring_factor() {
     let dim = 32;
     let (base, queries) = data(5, 3_000, 50, dim);
     let index = build(Metric::Cosine, Quantization::Binary, &base, dim);
-    let with = |o: Option<usize>| {
+    let with = |o: Option<f32>| {
         let p = SearchParams::new(10).ef(400);
         measure_with(&index, &base, &queries, o.map_or(p, |o| p.oversample(o)))
     };
-    let (default, explicit, one) = (with(None), with(Some(index.oversample())), with(Some(1)));
+    let (default, explicit, one) = (with(None), with(Some(index.oversample())), with(Some(1.0)));
     println!("binary: recall@10 default {default:.4}, x1 {one:.4}");
     assert_eq!(default, explicit);
     assert!(default >= 0.9, "{default}");
     assert!(one < default - 0.2, "x1 {one} vs default {default}");
+}
+
+/// The rescoring factor may be fractional: `⌈k × factor⌉` candidates are rescored. Below 1,
+/// above `MAX_OVERSAMPLE` or not a number is a typed error, from the builder and from a search.
+#[test]
+fn the_rescoring_factor_is_checked_and_may_be_fractional() {
+    let dim = 8;
+    let (base, queries) = data(6, 600, 5, dim);
+    let index = build(Metric::L2, Quantization::U8, &base, dim);
+    assert_eq!(index.oversample(), 2.0, "u8's default");
+    for bad in [
+        0.0,
+        0.999,
+        -2.0,
+        f32::NAN,
+        f32::INFINITY,
+        MAX_OVERSAMPLE + 1.0,
+    ] {
+        let built = Index::builder().dimensions(dim).oversample(bad).build();
+        assert!(
+            matches!(
+                built,
+                Err(Error::InvalidSetting {
+                    name: "oversample",
+                    ..
+                })
+            ),
+            "{bad}: {built:?}"
+        );
+        let q = &queries[..dim];
+        let searched = index.search_with(q, SearchParams::new(10).oversample(bad));
+        assert!(
+            matches!(
+                searched,
+                Err(Error::InvalidSetting {
+                    name: "oversample",
+                    ..
+                })
+            ),
+            "{bad}: {searched:?}"
+        );
+    }
+    for (factor, kept) in [
+        (1.0, 1.0),
+        (1.25, 1.25),
+        (1.0004, 1.0),
+        (2.0006, 2.001),
+        (1000.0, 1000.0),
+    ] {
+        let built = Index::builder()
+            .dimensions(dim)
+            .oversample(factor)
+            .build()
+            .unwrap();
+        assert_eq!(built.oversample(), kept, "{factor}");
+    }
+    // Rescoring more candidates never loses a neighbour found by rescoring fewer, at one beam.
+    let q = &queries[..dim];
+    let ranked = |f: f32| {
+        index
+            .search_with(q, SearchParams::new(10).ef(64).oversample(f))
+            .unwrap()
+    };
+    let (one, half, two) = (ranked(1.0), ranked(1.5), ranked(2.0));
+    assert_eq!(one.len(), 10);
+    assert!(half[9].distance <= one[9].distance && two[9].distance <= half[9].distance);
 }
 
 #[test]

@@ -82,6 +82,61 @@ fn every_kind_of_index_round_trips_through_a_file() {
     }
 }
 
+/// A fractional rescoring factor is kept by the file (to three decimals) and used after opening.
+#[test]
+fn a_fractional_oversampling_factor_survives_save_and_open() {
+    let (rows, queries) = (clustered(5, 420, DIM, 6, 1.0, 4.0), 20);
+    let (base, qs) = rows.split_at((420 - queries) * DIM);
+    let mut index = Index::builder()
+        .dimensions(DIM)
+        .quantization(Quantization::U8)
+        .train_size(100)
+        .oversample(1.3334)
+        .seed(11)
+        .threads(1)
+        .build()
+        .unwrap();
+    assert_eq!(index.oversample(), 1.333);
+    let ids: Vec<u64> = (0..(420 - queries) as u64).collect();
+    index.insert_batch(&ids, base).unwrap();
+    let reopened = Index::from_bytes(&index.to_bytes().unwrap()).unwrap();
+    assert_eq!(reopened.oversample(), 1.333);
+    same_answers(&index, &reopened, qs);
+}
+
+/// `tests/fixtures/params-v1-u8.evec` was written by `edgevec build` at 824d38c, the last build
+/// whose PARAMS layout (1) kept the rescoring factor as a whole number: 1,100 vectors of 4
+/// dimensions in 5 clusters, `--metric l2 --m 4 --ef-construction 40 --quantization u8
+/// --threads 1 --seed 5`. It still opens, with its factor of 2, and answers.
+#[test]
+fn an_index_saved_with_params_layout_1_opens() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/params-v1-u8.evec"
+    );
+    let index = Index::from_bytes(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(index.oversample(), 2.0);
+    assert_eq!(index.quantization(), Quantization::U8);
+    assert_eq!((index.len(), index.dimensions()), (1100, 4));
+    let rows: Vec<Vec<f32>> = (0..1100).map(|id| index.get(id).unwrap()).collect();
+    let mut found = 0;
+    for (id, row) in rows.iter().enumerate() {
+        let hits = index.search(row, 3).unwrap();
+        assert_eq!((hits[0].id, hits[0].distance), (id as u64, 0.0));
+        let mut exact: Vec<(f32, usize)> = rows
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (r.iter().zip(row).map(|(a, b)| (a - b) * (a - b)).sum(), j))
+            .collect();
+        exact.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        found += hits
+            .iter()
+            .filter(|h| exact[..3].iter().any(|e| e.1 as u64 == h.id))
+            .count();
+    }
+    assert!(found as f64 >= 0.99 * 3300.0, "{found} of 3300");
+}
+
 #[test]
 fn damaged_files_are_typed_errors() {
     let (idx, _) = index(Metric::L2, Quantization::U8, 120, 50);

@@ -63,6 +63,12 @@ test('constructor: defaults, the issue example, and bad options', () => {
   fails(() => new EdgeVec({ dimensions: 8, efconstruction: 100 }), 'INVALID_ARGUMENT');
   const e = fails(() => new EdgeVec({ dimensions: 8, metric: 'dot', quantization: 'u8' }), 'INVALID_ARGUMENT');
   assert.match(e.message, /u8 quantization does not support the dot metric/);
+  // A fractional rescoring factor is accepted; one below 1, not a number or above 1000 is not.
+  assert.equal(new EdgeVec({ dimensions: 8, quantization: 'u8', oversample: 1.25 }).quantization, 'u8');
+  for (const oversample of [0.5, 0, -1, NaN, Infinity, 1001]) {
+    const bad = fails(() => new EdgeVec({ dimensions: 8, quantization: 'u8', oversample }), 'INVALID_ARGUMENT');
+    assert.match(bad.message, /oversample/);
+  }
 });
 
 test('insert, search, delete, compact, upsert, has, get, ids', () => {
