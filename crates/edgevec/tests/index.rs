@@ -111,7 +111,7 @@ fn the_rescoring_factor_is_checked_and_may_be_fractional() {
     let dim = 8;
     let (base, queries) = data(6, 600, 5, dim);
     let index = build(Metric::L2, Quantization::U8, &base, dim);
-    assert_eq!(index.oversample(), 2.0, "u8's default");
+    assert_eq!(index.oversample(), 1.5, "u8's default");
     for bad in [
         0.0,
         0.999,
