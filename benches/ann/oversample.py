@@ -53,6 +53,10 @@ def main():
     args = ap.parse_args()
     efs = [int(e) for e in args.ef.split(",")]
     factors = [float(f) for f in args.oversample.split(",")]
+    info = subprocess.run([args.edgevec, "info", "--index", args.index], check=True,
+                          capture_output=True, text=True)
+    if json.loads(info.stdout)["quantization"] == "none":
+        raise SystemExit(f"{args.index} is an f32 index: it rescores nothing, every factor is one")
     truth = ivecs(args.truth)[:, :K]
     recall = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,6 +65,9 @@ def main():
             for f in factors:
                 search(args, args.queries, ef, f, out)
                 hits = ivecs(out)
+                if len(hits) != len(truth):
+                    raise SystemExit(f"{len(hits)} answers for {len(truth)} rows of truth: "
+                                     "--queries and --truth must match")
                 found = sum(len(set(h) & set(t)) for h, t in zip(hits, truth))
                 recall[ef, f] = found / truth.size
     timing = args.timing_queries or args.queries

@@ -280,6 +280,15 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
     if o.output.is_some() {
         ivecs_row_len(o.k)?;
     }
+    // Refused before the index is opened, naming the flag (the index would refuse it per query).
+    if let Some(f) = o.oversample
+        && !(1.0..=edgevec::MAX_OVERSAMPLE).contains(&f)
+    {
+        return Err(CliError::new(format!(
+            "--oversample {f}: must be a number from 1 (rescore only the k results) to {}",
+            edgevec::MAX_OVERSAMPLE
+        )));
+    }
     let mut index = open_for_reading(&o.index)?;
     if o.rows_in_memory {
         index

@@ -407,7 +407,8 @@ fn info_reports_every_field() {
                 &v,
             ],
         );
-        assert!(err.contains("oversample"), "{v}: {err}");
+        assert!(err.contains("--oversample"), "{v}: {err}");
+        assert!(!err.contains("query"), "refused before searching: {err}");
     }
     // Rows read into memory before searching: the same answers, and the line says so.
     let u8_index = &index;

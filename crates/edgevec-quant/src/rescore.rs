@@ -18,12 +18,18 @@ pub fn exact_distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// How many candidates to rescore for `k` results with oversampling `factor`: `⌈k × factor⌉`,
-/// at least `k` (a factor below 1, or NaN, counts as 1), saturating at `usize::MAX`.
+/// How many candidates to rescore for `k` results with oversampling `factor`: `⌈k × factor⌉`
+/// with `factor` taken to three decimals (the nearest thousandth, so that 1.2 — stored as
+/// 1.2000000477 in an f32 — rescores 12 of 10, not 13), at least `k` (a factor below 1, or
+/// NaN, counts as 1), saturating at `usize::MAX`.
 pub fn oversampled(k: usize, factor: f32) -> usize {
-    // `as usize` saturates (and maps NaN to 0, which `max` then lifts to k).
-    let wanted = (k as f64 * f64::from(factor)).ceil() as usize;
-    wanted.max(k)
+    // Whole thousandths, so that the product is exact. `as u64` saturates (+inf) and maps NaN
+    // to 0, which `max` then lifts to k. (u64, not u128: wasm32 has 64-bit arithmetic natively.)
+    let milli = (f64::from(factor) * 1000.0).round() as u64;
+    let wanted = (k as u64)
+        .checked_mul(milli)
+        .map_or(u64::MAX, |m| m.div_ceil(1000));
+    usize::try_from(wanted).unwrap_or(usize::MAX).max(k)
 }
 
 /// Re-ranks approximate candidates by their exact distance and returns the best `k` as
@@ -58,7 +64,7 @@ pub fn rescore<I: Copy + Ord>(
     scored.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
     scored.dedup_by(|a, b| a.0 == b.0);
     scored.truncate(k);
-    // Callers keep results: hold k entries, not every candidate (k × oversample) scored.
+    // Callers keep results: hold k entries, not every candidate (⌈k × oversample⌉) scored.
     scored.shrink_to_fit();
     scored
 }
@@ -85,6 +91,19 @@ mod tests {
         assert_eq!(oversampled(10, 4.0), 40);
         assert_eq!(oversampled(10, 1.5), 15);
         assert_eq!(oversampled(10, 1.41), 15);
+        // Factors whose f32 lies just above their decimal value.
+        assert_eq!(oversampled(10, 1.2), 12);
+        assert_eq!(oversampled(10, 1.1), 11);
+        assert_eq!(oversampled(10, 1.6), 16);
+        assert_eq!(oversampled(10, 2.2), 22);
+        assert_eq!(oversampled(100, 1.001), 101);
+        for milli in 1000..=5000_u32 {
+            let f = (f64::from(milli) / 1000.0) as f32;
+            for k in [1_usize, 3, 7, 10, 20, 50, 100] {
+                let exact = (k * milli as usize).div_ceil(1000);
+                assert_eq!(oversampled(k, f), exact, "k {k}, factor {f}");
+            }
+        }
         assert_eq!(oversampled(3, 1.5), 5);
         assert_eq!(oversampled(10, 0.0), 10);
         assert_eq!(oversampled(10, f32::NAN), 10);

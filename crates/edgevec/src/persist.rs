@@ -174,7 +174,9 @@ fn read_params(bytes: &[u8]) -> Result<Params, Error> {
     let ef_construction = r.u32()? as usize;
     let ef_search = r.u32()? as usize;
     let oversample = match (version, r.u32()?) {
-        (1, whole) => whole as f32,
+        // Layout 1's builder lifted 0 to 1 and had no upper limit: open such a file with the
+        // nearest factor allowed now rather than refuse it.
+        (1, whole) => (whole as f32).clamp(1.0, crate::MAX_OVERSAMPLE),
         (_, milli) => crate::oversample_from_milli(milli),
     };
     let train_size = r.u32()? as usize;
@@ -730,9 +732,24 @@ mod tests {
         v1[..4].copy_from_slice(&1u32.to_le_bytes());
         v1[24..28].copy_from_slice(&3u32.to_le_bytes());
         assert_eq!(read_params(&v1).unwrap().config.oversample, 3.0);
-        // A whole factor of 0 meant 1 in layout 1; in either layout it is now refused.
-        v1[24..28].copy_from_slice(&0u32.to_le_bytes());
-        assert!(matches!(read_params(&v1), Err(Error::Format { .. })));
+        // Layout 1 had no upper limit and its builder lifted 0 to 1: such files open with the
+        // nearest factor allowed now. In layout 2 the range is checked.
+        for (whole, opened) in [(0, 1.0), (5000, 1000.0), (u32::MAX, 1000.0)] {
+            v1[24..28].copy_from_slice(&u32::to_le_bytes(whole));
+            assert_eq!(
+                read_params(&v1).unwrap().config.oversample,
+                opened,
+                "{whole}"
+            );
+        }
+        let mut bad = v2.clone();
+        for milli in [0, 999, 1_000_001, u32::MAX] {
+            bad[24..28].copy_from_slice(&u32::to_le_bytes(milli));
+            assert!(
+                matches!(read_params(&bad), Err(Error::Format { .. })),
+                "{milli}"
+            );
+        }
         let mut v3 = v2;
         v3[..4].copy_from_slice(&3u32.to_le_bytes());
         let e = read_params(&v3)
