@@ -67,7 +67,7 @@ export interface EdgeVecOptions {
   /**
    * Candidates rescored per result under quantization: a search for k results rescores the best
    * ⌈k × oversample⌉ candidates of its code search. A number from 1 to 1000 (kept to three
-   * decimals); default 1.5 for u8, 2 for i8 (10 under dot), 40 for binary.
+   * decimals); default 1.5 for u8 and i8 (10 for i8 under dot), 40 for binary.
    */
   oversample?: number;
 }

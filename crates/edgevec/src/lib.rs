@@ -130,16 +130,14 @@ impl Quantization {
     /// The oversampling factor used unless the builder sets one.
     /// (docs/QUANTIZATION.md, "Rescoring": i8 codes order inner products much more loosely
     /// than distances, so dot needs a wider net; u8 and i8 otherwise lose nothing at ×2 against
-    /// ×4 from ef 64 up and search 1.1–1.7× faster, and u8 rescoring 15 candidates instead of
-    /// 20 for k = 10 kept recall@10 within 0.002 on GloVe-50 and 100k × 384 for 8–25% more QPS;
-    /// sign bits find the neighbourhood, not the order within it: at 100k × 768, recall@10
+    /// ×4 from ef 64 up and search 1.1–1.7× faster, and ×1.5 against ×2 gives up at most 0.003 of
+    /// recall@10 from ef 20 up on GloVe-50 and 100k × 384 for 2–14% more QPS; sign bits find the neighbourhood, not the order within it: at 100k × 768, recall@10
     /// 0.80 / 0.89 / 0.94 / 0.97 at ×20/30/40/50.)
     const fn default_oversample(self, metric: Metric) -> f32 {
         match (self, metric) {
             (Quantization::None, _) => 1.0,
             (Quantization::I8, Metric::Dot) => 10.0,
-            (Quantization::U8, _) => 1.5,
-            (Quantization::I8, _) => 2.0,
+            (Quantization::U8 | Quantization::I8, _) => 1.5,
             (Quantization::Binary, _) => 40.0,
         }
     }
@@ -250,8 +248,8 @@ impl IndexBuilder {
         self
     }
     /// Candidates rescored per result under quantization: a search for `k` results rescores
-    /// the best `⌈k × factor⌉` candidates of its code search (default 1.5 for u8, 2 for i8, 10
-    /// for i8 under the dot metric, 40 for binary). A finite number from 1 (rescore only the
+    /// the best `⌈k × factor⌉` candidates of its code search (default 1.5 for u8 and i8, 10 for
+    /// i8 under the dot metric, 40 for binary). A finite number from 1 (rescore only the
     /// `k` returned) to [`MAX_OVERSAMPLE`], kept to three decimals; anything else fails
     /// [`IndexBuilder::build`] with [`Error::InvalidSetting`]. A search can override it
     /// ([`SearchParams::oversample`]).
