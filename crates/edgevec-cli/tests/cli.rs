@@ -373,7 +373,7 @@ fn info_reports_every_field() {
     }
     // A search may set its own rescoring factor; the JSON line says which one it used.
     let (binary, queries) = (f.path("l2-binary.evec"), f.path("base.fvecs"));
-    for (flag, expected) in [(None, 40.0), (Some("3"), 3.0), (Some("1.25"), 1.25)] {
+    let with_factor = |flag: &Option<&str>| {
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
             &"search",
             &"--index",
@@ -383,30 +383,26 @@ fn info_reports_every_field() {
             &"--k",
             &"5",
         ];
-        if let Some(v) = &flag {
+        if let Some(v) = flag {
             args.extend([&"--oversample" as &dyn AsRef<std::ffi::OsStr>, v]);
         }
+        args.iter()
+            .map(|a| a.as_ref().to_owned())
+            .collect::<Vec<_>>()
+    };
+    for (flag, expected) in [(None, 40.0), (Some("3"), 3.0), (Some("1.25"), 1.25)] {
+        let args = with_factor(&flag);
+        let args: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|a| a as _).collect();
         let line = json(&ok(&args));
         assert_eq!(line["oversample"], expected);
         assert_eq!(line["queries"], 1200);
     }
-    // A factor below 1 is refused by the index (exit 1, naming the setting); one that is not a
-    // number, by the argument parser (exit 2).
+    // A factor below 1, above 1000 or not a number is refused before the index is opened
+    // (exit 1, naming the flag); one that does not parse, by the argument parser (exit 2).
     for (v, code) in [("0.5", 1), ("1001", 1), ("NaN", 1), ("two", 2)] {
-        let err = fails(
-            code,
-            &[
-                &"search",
-                &"--index",
-                &binary,
-                &"--queries",
-                &queries,
-                &"--k",
-                &"5",
-                &"--oversample",
-                &v,
-            ],
-        );
+        let args = with_factor(&Some(v));
+        let args: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|a| a as _).collect();
+        let err = fails(code, &args);
         assert!(err.contains("--oversample"), "{v}: {err}");
         assert!(!err.contains("query"), "refused before searching: {err}");
     }
