@@ -281,13 +281,9 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
         ivecs_row_len(o.k)?;
     }
     // Refused before the index is opened, naming the flag (the index would refuse it per query).
-    if let Some(f) = o.oversample
-        && !(1.0..=edgevec::MAX_OVERSAMPLE).contains(&f)
-    {
-        return Err(CliError::new(format!(
-            "--oversample {f}: must be a number from 1 (rescore only the k results) to {}",
-            edgevec::MAX_OVERSAMPLE
-        )));
+    if let Some(f) = o.oversample {
+        edgevec::checked_oversample(f)
+            .map_err(|e| CliError::new(format!("--oversample {f}: {e}")))?;
     }
     let mut index = open_for_reading(&o.index)?;
     if o.rows_in_memory {
@@ -345,7 +341,7 @@ pub(crate) fn search(o: &SearchOptions) -> Result<()> {
         // The factor as the index keeps it (three decimals), not its f32 expansion.
         (
             "oversample",
-            json!((f64::from(oversample) * 1000.0).round() / 1000.0),
+            json!(edgevec::quant::thousandths(oversample) as f64 / 1000.0),
         ),
         ("rows_in_memory", json!(o.rows_in_memory)),
         ("threads", json!(o.threads)),

@@ -53,7 +53,7 @@ use std::fmt;
 pub use binary::{Binary, BinaryConfig, BinaryQuery};
 pub use codes::Codes;
 pub use i8::{I8Config, I8Query, ScalarI8};
-pub use rescore::{exact_distance, oversampled, rescore};
+pub use rescore::{exact_distance, oversampled, rescore, thousandths};
 pub use u8::{ScalarU8, U8Config, U8Query, U8Scaling};
 
 /// The distance kernels this crate computes code distances with.

@@ -23,13 +23,20 @@ pub fn exact_distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
 /// 1.2000000477 in an f32 — rescores 12 of 10, not 13), at least `k` (a factor below 1, or
 /// NaN, counts as 1), saturating at `usize::MAX`.
 pub fn oversampled(k: usize, factor: f32) -> usize {
-    // Whole thousandths, so that the product is exact. `as u64` saturates (+inf) and maps NaN
-    // to 0, which `max` then lifts to k. (u64, not u128: wasm32 has 64-bit arithmetic natively.)
-    let milli = (f64::from(factor) * 1000.0).round() as u64;
+    // Whole thousandths, so that the product is exact; NaN is 0, which `max` then lifts to k.
+    // (u64, not u128: wasm32 has 64-bit arithmetic natively.)
     let wanted = (k as u64)
-        .checked_mul(milli)
+        .checked_mul(thousandths(factor))
         .map_or(u64::MAX, |m| m.div_ceil(1000));
     usize::try_from(wanted).unwrap_or(usize::MAX).max(k)
+}
+
+/// An oversampling factor in whole thousandths, the precision [`oversampled`] works to (and
+/// the facade's index files keep): the nearest thousandth, 0 for NaN, negatives and below 0.0005,
+/// saturating at `u64::MAX`.
+pub fn thousandths(factor: f32) -> u64 {
+    // `as u64` saturates (+inf) and maps NaN and negatives to 0.
+    (f64::from(factor) * 1000.0).round() as u64
 }
 
 /// Re-ranks approximate candidates by their exact distance and returns the best `k` as
@@ -104,6 +111,11 @@ mod tests {
                 assert_eq!(oversampled(k, f), exact, "k {k}, factor {f}");
             }
         }
+        assert_eq!(
+            [1.2, 1.0004, 0.0, -1.0, f32::NAN].map(thousandths),
+            [1200, 1000, 0, 0, 0]
+        );
+        assert_eq!(thousandths(f32::INFINITY), u64::MAX);
         assert_eq!(oversampled(3, 1.5), 5);
         assert_eq!(oversampled(10, 0.0), 10);
         assert_eq!(oversampled(10, f32::NAN), 10);

@@ -131,8 +131,9 @@ impl Quantization {
     /// (docs/QUANTIZATION.md, "Rescoring": i8 codes order inner products much more loosely
     /// than distances, so dot needs a wider net; u8 and i8 otherwise lose nothing at ×2 against
     /// ×4 from ef 64 up and search 1.1–1.7× faster, and ×1.5 against ×2 gives up at most 0.003 of
-    /// recall@10 from ef 20 up on GloVe-50 and 100k × 384 for 2–14% more QPS; sign bits find the neighbourhood, not the order within it: at 100k × 768, recall@10
-    /// 0.80 / 0.89 / 0.94 / 0.97 at ×20/30/40/50.)
+    /// recall@10 from ef 20 up on GloVe-50 and 100k × 384 for 2–14% more QPS; sign bits find the
+    /// neighbourhood, not the order within it: at 100k × 768, recall@10 0.80 / 0.89 / 0.94 / 0.97
+    /// at ×20/30/40/50.)
     const fn default_oversample(self, metric: Metric) -> f32 {
         match (self, metric) {
             (Quantization::None, _) => 1.0,
@@ -934,9 +935,11 @@ fn trained<Q: Quantizer>(
 /// The largest oversampling factor ([`IndexBuilder::oversample`]).
 pub const MAX_OVERSAMPLE: f32 = 1_000.0;
 
-/// `factor` rounded to three decimals (what an index file keeps: thousandths in a u32), or
-/// [`Error::InvalidSetting`] when it is not a finite number in `1..=MAX_OVERSAMPLE`.
-fn checked_oversample(factor: f32) -> Result<f32, Error> {
+/// `factor` as an index keeps it, rounded to three decimals (an index file stores thousandths),
+/// or [`Error::InvalidSetting`] when it is not a finite number in `1..=MAX_OVERSAMPLE`: the check
+/// of [`IndexBuilder::oversample`] and [`SearchParams::oversample`], for a caller that wants to
+/// refuse a factor before it builds or searches.
+pub fn checked_oversample(factor: f32) -> Result<f32, Error> {
     if !(1.0..=MAX_OVERSAMPLE).contains(&factor) {
         return Err(Error::InvalidSetting {
             name: "oversample",
@@ -949,9 +952,10 @@ fn checked_oversample(factor: f32) -> Result<f32, Error> {
     Ok(oversample_from_milli(oversample_milli(factor)))
 }
 
-/// The factor in thousandths, as an index file stores it (`factor` already checked).
+/// The factor in thousandths, as an index file stores it (`factor` already checked, so the
+/// value is at most 1,000,000).
 fn oversample_milli(factor: f32) -> u32 {
-    (f64::from(factor) * 1000.0).round() as u32
+    edgevec_quant::thousandths(factor) as u32
 }
 
 /// A factor stored in thousandths.
