@@ -264,10 +264,14 @@ pub fn check_vector(v: &[f32], dim: usize, metric: Metric) -> Result<(), GraphEr
             found: v.len(),
         });
     }
-    if let Some((position, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+    // The norm is finite exactly when every component is (`norm_f64`), so the component is
+    // looked for only when there is one.
+    let norm = edgevec_simd::norm_f64(v);
+    if !norm.is_finite()
+        && let Some((position, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite())
+    {
         return Err(GraphError::NonFinite { position, value });
     }
-    let norm = edgevec_simd::norm_f64(v);
     match metric {
         Metric::Cosine if norm == 0.0 => Err(GraphError::ZeroVector),
         Metric::L2 | Metric::Dot if norm > MAX_NORM => Err(GraphError::TooLarge { norm }),

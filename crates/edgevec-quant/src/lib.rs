@@ -432,7 +432,11 @@ pub(crate) fn check_vector(dim: usize, v: &[f32]) -> Result<(), QuantError> {
             found: v.len(),
         });
     }
-    if let Some((component, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+    // One pass without an early exit (it vectorizes), then the search for the culprit only when
+    // there is one.
+    if !v.iter().fold(true, |ok, x| ok & x.is_finite())
+        && let Some((component, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite())
+    {
         return Err(QuantError::NonFinite { component, value });
     }
     Ok(())
