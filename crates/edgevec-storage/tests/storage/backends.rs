@@ -48,7 +48,20 @@ fn round_trips<B: Backend>(b: &mut B) {
         vec![Owned::Bytes(SectionKind::PARAMS, Vec::new())],
         vec![Owned::F32(SectionKind::F32_ROWS, Vec::new())],
         small_sections(),
-        // Two sections of one kind keep their order; large payloads cross the 64 KiB pieces.
+        // The writer's 2 MiB pieces: a payload across two of them, and one that starts in
+        // the second.
+        vec![
+            Owned::Bytes(
+                SectionKind::CODES,
+                (0..2_500_000).map(|i| (i % 253) as u8).collect(),
+            ),
+            Owned::F32(
+                SectionKind::F32_ROWS,
+                (0..600_000).map(|i| i as f32 - 0.5).collect(),
+            ),
+        ],
+        // Two sections of one kind keep their order; large payloads cross the 64 KiB pieces
+        // the reader reads in.
         vec![
             Owned::F32(
                 SectionKind::F32_ROWS,
