@@ -458,11 +458,12 @@ impl EvecFile {
     /// Linux maps a whole page-cache folio at the first touch, and on file systems with large
     /// folios (ext4, XFS) the cache holds a file in folios of up to 2 MiB once it was read
     /// sequentially (this open's verification, when the file was not cached) or written in
-    /// large pieces ([`write_file`] writes 2 MiB at a time). A few hundred scattered reads
-    /// can then make the whole file resident (measured on Linux 6.18: 100 reads of a
-    /// 96 MiB file, 97 MiB). To keep rows out of the resident set, read them with
-    /// [`EvecFile::open_deferred`]. `F32_ROWS` sections are 64-byte aligned in the file and the map
-    /// is page aligned, so [`EvecFile::f32s`] borrows them without copying.
+    /// large pieces ([`write_file`] writes a [`FileBackend`](crate::FileBackend) 2 MiB at a
+    /// time). A few hundred scattered reads can then make the whole file resident (measured
+    /// on Linux 6.18: 100 reads of a 96 MiB file, 97 MiB). To keep rows out of the resident
+    /// set, read them with [`EvecFile::open_deferred`]. `F32_ROWS` sections are 64-byte
+    /// aligned in the file and the map is page aligned, so [`EvecFile::f32s`] borrows them
+    /// without copying.
     ///
     /// The file must not be modified or truncated, by any process, while the returned
     /// `EvecFile` lives: mapped bytes would change under the borrowed slices, and a truncation

@@ -56,8 +56,8 @@ impl Payload<'_> {
             Payload::F32(v) => f(bytemuck::cast_slice(v)),
             #[cfg(not(target_endian = "little"))]
             Payload::F32(v) => {
-                let mut buf = Vec::with_capacity(WRITE_CHUNK);
-                for chunk in v.chunks(WRITE_CHUNK / 4) {
+                let mut buf = Vec::with_capacity(CONVERT_CHUNK.min(v.len() * 4));
+                for chunk in v.chunks(CONVERT_CHUNK / 4) {
                     buf.clear();
                     buf.extend(chunk.iter().flat_map(|x| x.to_le_bytes()));
                     f(&buf)?;
@@ -103,29 +103,37 @@ impl<'a> Section<'a> {
     }
 }
 
-/// Writes are gathered into pieces of this size before they reach the backend, at offsets that
-/// are multiples of it. 2 MiB, the x86_64 huge page: a Linux file system with large folios
-/// (ext4 and XFS on recent kernels) caches each such write as one 2 MiB folio instead of small
-/// ones, and a page-cache lookup then finds it in fewer, hotter nodes. The rows of a quantized
-/// index are read back one at a time from that cache right after a build: 100k × 384 u8, beam
-/// 16, +9% QPS against 64 KiB writes (docs/bench/search-opt.md). The buffer grows to this size
-/// only for files that large.
-const WRITE_CHUNK: usize = 2 << 20;
+/// The big-endian conversion buffer of f32 payloads.
+#[cfg(not(target_endian = "little"))]
+const CONVERT_CHUNK: usize = 1 << 16;
 
-/// Buffers sequential writes into `WRITE_CHUNK`-sized `write_at` calls.
+/// Buffers sequential writes from offset 0 into `write_at` calls of the backend's
+/// [`write_piece`](Backend::write_piece) bytes each (the last one shorter), so every piece
+/// starts at a multiple of it. The buffer grows to a piece only for files that large.
 struct SeqWriter<'b, B: Backend + ?Sized> {
     backend: &'b mut B,
+    piece: usize,
     pos: u64,
     buf: Vec<u8>,
 }
 
-impl<B: Backend + ?Sized> SeqWriter<'_, B> {
+impl<'b, B: Backend + ?Sized> SeqWriter<'b, B> {
+    fn new(backend: &'b mut B) -> Self {
+        let piece = backend.write_piece().clamp(4 << 10, 64 << 20);
+        Self {
+            backend,
+            piece,
+            pos: 0,
+            buf: Vec::new(),
+        }
+    }
+
     fn write(&mut self, mut bytes: &[u8]) -> Result<()> {
         while !bytes.is_empty() {
-            let take = bytes.len().min(WRITE_CHUNK - self.buf.len());
+            let take = bytes.len().min(self.piece - self.buf.len());
             self.buf.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
-            if self.buf.len() == WRITE_CHUNK {
+            if self.buf.len() == self.piece {
                 self.flush()?;
             }
         }
@@ -249,11 +257,7 @@ pub fn write_file<B: Backend + ?Sized>(backend: &mut B, sections: &[Section<'_>]
 
     // Body, sync, commit record, sync.
     backend.set_len(0)?;
-    let mut w = SeqWriter {
-        backend: &mut *backend,
-        pos: 0,
-        buf: Vec::new(),
-    };
+    let mut w = SeqWriter::new(&mut *backend);
     w.write(&header)?;
     w.write(&table)?;
     let mut pos = table_offset + table_len as u64;

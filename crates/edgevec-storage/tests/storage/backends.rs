@@ -520,3 +520,78 @@ fn assert_checksum_mismatch(err: &StorageError) {
         "{err}"
     );
 }
+
+/// A memory backend that asks for pieces of `piece` bytes and records every write.
+struct Pieces {
+    mem: MemBackend,
+    piece: usize,
+    writes: Vec<(u64, usize)>,
+}
+
+impl Backend for Pieces {
+    fn len(&self) -> std::io::Result<u64> {
+        self.mem.len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.mem.read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.writes.push((offset, data.len()));
+        self.mem.write_at(offset, data)
+    }
+    fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+        self.mem.set_len(len)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.mem.sync()
+    }
+    fn write_piece(&self) -> usize {
+        self.piece
+    }
+}
+
+#[test]
+fn the_writer_writes_whole_aligned_pieces_of_the_size_the_backend_asks_for() {
+    // Files on disk ask for 2 MiB (page-cache huge folios); memory and the crash simulator
+    // keep the default.
+    let path = tempfile::tempdir().unwrap();
+    let file = FileBackend::create(path.path().join("f.evec")).unwrap();
+    assert_eq!(file.write_piece(), 2 << 20);
+    assert_eq!(MemBackend::new().write_piece(), 64 << 10);
+    let owned = vec![
+        Owned::F32(
+            SectionKind::F32_ROWS,
+            (0..30_000).map(|i| i as f32).collect(),
+        ),
+        Owned::Bytes(SectionKind::CODES, vec![3; 77_777]),
+    ];
+    // 0 and 1 are lifted to 4 KiB, 1 GiB is cut to 64 MiB.
+    for (asked, kept) in [
+        (0, 4096),
+        (1, 4096),
+        (8192, 8192),
+        (65_536, 65_536),
+        (1 << 30, 64 << 20),
+    ] {
+        let mut b = Pieces {
+            mem: MemBackend::new(),
+            piece: asked,
+            writes: Vec::new(),
+        };
+        let len = write_file(&mut b, &sections(&owned)).unwrap();
+        let body = &b.writes[..b.writes.len() - 1]; // the footer is written on its own
+        let (last, whole) = body.split_last().unwrap();
+        let mut next = 0;
+        for &(offset, n) in whole {
+            assert_eq!((offset, n), (next, kept), "asked {asked}");
+            next += n as u64;
+        }
+        assert_eq!(last.0, next, "asked {asked}");
+        assert!(last.1 <= kept && last.1 > 0, "asked {asked}");
+        assert_eq!(
+            b.writes.last().unwrap().0 + b.writes.last().unwrap().1 as u64,
+            len
+        );
+        assert_holds(&EvecFile::open(&b.mem).unwrap(), &owned);
+    }
+}
