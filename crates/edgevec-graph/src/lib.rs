@@ -267,9 +267,13 @@ pub fn check_vector(v: &[f32], dim: usize, metric: Metric) -> Result<(), GraphEr
     // The norm is finite exactly when every component is (`norm_f64`), so the component is
     // looked for only when there is one.
     let norm = edgevec_simd::norm_f64(v);
-    if !norm.is_finite()
-        && let Some((position, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite())
-    {
+    if !norm.is_finite() {
+        let (position, value) = v
+            .iter()
+            .copied()
+            .enumerate()
+            .find(|(_, x)| !x.is_finite())
+            .unwrap_or((0, norm as f32));
         return Err(GraphError::NonFinite { position, value });
     }
     match metric {

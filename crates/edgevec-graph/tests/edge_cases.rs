@@ -387,3 +387,37 @@ fn exhaustive_searches_are_exact_on_weakly_linked_graphs() {
         assert_eq!(got_d, want, "case {case}: n {n}, k {k}");
     }
 }
+
+#[test]
+fn check_vector_reports_the_first_non_finite_component_at_any_length() {
+    // The check computes the norm first and looks for the culprit only when the norm is not
+    // finite: the position must still be the first bad one, past the eight-lane blocks too.
+    for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
+        for len in [1usize, 8, 9, 19, 384] {
+            for first in [0, len / 2, len - 1] {
+                for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                    let mut v = vec![0.5f32; len];
+                    v[first] = bad;
+                    if first + 1 < len {
+                        v[len - 1] = f32::NAN;
+                    }
+                    match edgevec_graph::check_vector(&v, len, metric) {
+                        Err(GraphError::NonFinite { position, value }) => {
+                            assert_eq!(position, first, "{metric:?} len {len}");
+                            assert_eq!(value.to_bits(), bad.to_bits());
+                        }
+                        other => panic!("{metric:?} len {len} at {first}: {other:?}"),
+                    }
+                }
+            }
+        }
+        // Components near f32::MAX are finite and so is their norm: refused as too large
+        // (L2, dot) or accepted (cosine), never reported as non-finite.
+        let huge = vec![f32::MAX; 19];
+        let r = edgevec_graph::check_vector(&huge, 19, metric);
+        match metric {
+            Metric::Cosine => assert_eq!(r, Ok(())),
+            _ => assert!(matches!(r, Err(GraphError::TooLarge { .. })), "{r:?}"),
+        }
+    }
+}

@@ -434,9 +434,13 @@ pub(crate) fn check_vector(dim: usize, v: &[f32]) -> Result<(), QuantError> {
     }
     // One pass without an early exit (it vectorizes), then the search for the culprit only when
     // there is one.
-    if !v.iter().fold(true, |ok, x| ok & x.is_finite())
-        && let Some((component, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite())
-    {
+    if !v.iter().fold(true, |ok, x| ok & x.is_finite()) {
+        let (component, value) = v
+            .iter()
+            .copied()
+            .enumerate()
+            .find(|(_, x)| !x.is_finite())
+            .unwrap_or((0, f32::NAN));
         return Err(QuantError::NonFinite { component, value });
     }
     Ok(())
