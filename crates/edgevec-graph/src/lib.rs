@@ -265,15 +265,10 @@ pub fn check_vector(v: &[f32], dim: usize, metric: Metric) -> Result<(), GraphEr
         });
     }
     // The norm is finite exactly when every component is (`norm_f64`), so the component is
-    // looked for only when there is one.
+    // looked for only when there is one (and a non-finite norm is refused whatever it finds).
     let norm = edgevec_simd::norm_f64(v);
     if !norm.is_finite() {
-        let (position, value) = v
-            .iter()
-            .copied()
-            .enumerate()
-            .find(|(_, x)| !x.is_finite())
-            .unwrap_or((0, norm as f32));
+        let (position, value) = edgevec_simd::first_non_finite(v).unwrap_or((0, norm as f32));
         return Err(GraphError::NonFinite { position, value });
     }
     match metric {

@@ -114,7 +114,7 @@ impl F32Store {
                 rows.len()
             )));
         }
-        if let Some((position, &value)) = rows.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        if let Some((position, value)) = edgevec_simd::first_non_finite(&rows) {
             return Err(GraphError::NonFinite { position, value });
         }
         if rows.len() / dim >= u32::MAX as usize {

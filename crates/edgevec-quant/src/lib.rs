@@ -432,15 +432,7 @@ pub(crate) fn check_vector(dim: usize, v: &[f32]) -> Result<(), QuantError> {
             found: v.len(),
         });
     }
-    // One pass without an early exit (it vectorizes), then the search for the culprit only when
-    // there is one.
-    if !v.iter().fold(true, |ok, x| ok & x.is_finite()) {
-        let (component, value) = v
-            .iter()
-            .copied()
-            .enumerate()
-            .find(|(_, x)| !x.is_finite())
-            .unwrap_or((0, f32::NAN));
+    if let Some((component, value)) = simd::first_non_finite(v) {
         return Err(QuantError::NonFinite { component, value });
     }
     Ok(())
@@ -499,7 +491,7 @@ pub(crate) fn sample_rows<'a>(
     }
     let rows = sample.len() / dim;
     for (row, r) in sample.chunks_exact(dim).enumerate() {
-        if let Some((component, &value)) = r.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        if let Some((component, value)) = simd::first_non_finite(r) {
             return Err(QuantError::NonFiniteSample {
                 row,
                 component,
